@@ -1,0 +1,1 @@
+"""Thin click wrappers, one module per `tinykit` command (imported lazily)."""

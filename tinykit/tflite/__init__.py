@@ -1,0 +1,1 @@
+"""Read .tflite flatbuffers (no TensorFlow import), count their work, plan their memory."""
