@@ -20,6 +20,8 @@ TENSOR_TYPES: dict[int, tuple[str, int]] = {
     8: ("complex64", 8), 9: ("int8", 1), 10: ("float64", 8), 11: ("complex128", 16),
     12: ("uint64", 8), 13: ("resource", 0), 14: ("variant", 0), 15: ("uint32", 4),
     16: ("uint16", 2), 17: ("int4", 1), 18: ("bfloat16", 2),
+    # Newer schema types (packed int2/uint4 counted as one byte per element, like int4).
+    19: ("int2", 1), 20: ("uint4", 1), 21: ("float8_e4m3fn", 1), 22: ("float8_e5m2", 1),
 }
 
 #: dtype name -> numpy dtype, for the types whose constant data numpy can view.
