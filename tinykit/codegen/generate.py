@@ -1,0 +1,141 @@
+"""`tinykit codegen` as a library call: a .tflite in, a self-contained C99 folder out.
+
+    generate_sources(model, name) -> GeneratedSources   (in memory, no file written)
+    codegen(CodegenOptions(...))  -> CodegenResult      (writes NAME.h, NAME.c, kernels)
+
+The folder holds NAME.h, NAME.c and the shared kernels tinykit_kernels.h/.c, which are
+the same bytes for every model, so several models can be generated into one folder and
+linked into one firmware. Everything is generated in memory before the first file is
+written, so a model tinykit refuses leaves the folder as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from tinykit.codegen.csyntax import check_model_name, comment_text
+from tinykit.codegen.emit import IoTensor, banner, finish, render_header, render_source
+from tinykit.codegen.graph import Folded, check_supported, fold_constants
+from tinykit.codegen.program import OpCode, OpContext, Program
+from tinykit.codegen.registry import KERNELS
+from tinykit.errors import UnsupportedError
+from tinykit.fsutil import write_text_atomic
+from tinykit.tflite.model import Model, Operator, Subgraph
+from tinykit.tflite.planner import MemoryPlan, plan_memory
+
+KERNEL_FILES = ("tinykit_kernels.h", "tinykit_kernels.c")
+
+
+def kernel_sources() -> dict[str, str]:
+    """The shared kernel files, exactly as shipped in tinykit/runtime."""
+    folder = resources.files("tinykit.runtime")
+    return {name: folder.joinpath(name).read_text(encoding="utf-8") for name in KERNEL_FILES}
+
+
+@dataclass(frozen=True)
+class GeneratedSources:
+    """The text of every generated file, and what the header declares."""
+
+    name: str
+    files: dict[str, str]
+    arena_bytes: int
+    num_ops: int
+    inputs: tuple[IoTensor, ...]
+    outputs: tuple[IoTensor, ...]
+    plan: MemoryPlan = field(repr=False)
+
+
+def _lower_op(program: Program, graph: Subgraph, op: Operator, plan: MemoryPlan,
+              folded: Folded) -> None:
+    outputs = [graph.tensors[i].name for i in op.outputs if i >= 0]
+    code = OpCode(op.index, op.opcode, comment_text(outputs[0] if outputs else "", 70))
+    program.ops.append(code)
+    ctx = OpContext(program, graph, op, plan, folded.values, code)
+    if op.index in folded.ops:
+        code.statements.append("/* computed at generation time */")
+        for index in op.outputs:
+            if index in graph.outputs:  # a model output that is a constant
+                tensor = graph.tensors[index]
+                ctx.call(f"memcpy({ctx.arena(tensor)}, {ctx.tensor_constant(tensor)}, "
+                         f"{tensor.nbytes});")
+        return
+    if op.index in plan.view_ops:
+        code.statements.append("/* view: the output shares the input's bytes */")
+        return
+    entry = KERNELS[op.opcode]
+    if entry.lower is None:
+        raise ctx.error("it needs values known only at run time; tinykit folds it only "
+                        "when its inputs are constant")
+    entry.lower(ctx)
+
+
+def _io(graph: Subgraph, plan: MemoryPlan, indices: tuple[int, ...]) -> tuple[IoTensor, ...]:
+    return tuple(IoTensor(graph.tensors[i], plan.offset(i)) for i in indices)
+
+
+def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
+    """Generate the C for `model`; raises UnsupportedError / ConfigError, writes nothing."""
+    check_model_name(name)
+    graph = model.main
+    if not graph.operators:
+        raise UnsupportedError("the model has no ops")
+    check_supported(graph)
+    folded = fold_constants(graph)
+    plan = plan_memory(graph)
+    program = Program(prefix=name)
+    for op in graph.operators:
+        _lower_op(program, graph, op, plan, folded)
+    inputs, outputs = _io(graph, plan, graph.inputs), _io(graph, plan, graph.outputs)
+    head = banner(model.sha256, model.description)
+    header = render_header(program, graph, list(inputs), list(outputs), plan.arena_bytes, head)
+    source = render_source(program, graph, list(inputs), list(outputs), head)
+    header, source = finish(header, source)
+    files = {f"{name}.h": header, f"{name}.c": source, **kernel_sources()}
+    return GeneratedSources(name, files, plan.arena_bytes, len(graph.operators), inputs,
+                            outputs, plan)
+
+
+@dataclass(frozen=True)
+class CodegenOptions:
+    """What `tinykit codegen` was asked to do."""
+
+    model: Path
+    out_dir: Path
+    name: str = "model"
+
+
+@dataclass(frozen=True)
+class CodegenResult:
+    """What was written, and the facts a user wants next (arena, ops, I/O)."""
+
+    out_dir: Path
+    files: tuple[Path, ...]
+    sources: GeneratedSources
+    model_sha256: str
+
+
+def write_sources(sources: GeneratedSources, out_dir: str | os.PathLike[str]) -> tuple[Path, ...]:
+    """Write the files atomically: kernels first, then NAME.c, the header last."""
+    folder = Path(out_dir)
+    order = [*KERNEL_FILES, f"{sources.name}.c", f"{sources.name}.h"]
+    written = []
+    for file_name in order:
+        path = folder / file_name
+        text = sources.files[file_name]
+        if not (path.is_file() and path.read_text(encoding="utf-8", errors="replace") == text):
+            write_text_atomic(path, text)
+        written.append(path)
+    return tuple(written)
+
+
+def codegen(options: CodegenOptions) -> CodegenResult:
+    """Read, check, plan and generate; then write the folder. See the module docstring."""
+    from tinykit.tflite.reader import read_model
+
+    model = read_model(options.model)
+    sources = generate_sources(model, options.name)
+    files = write_sources(sources, options.out_dir)
+    return CodegenResult(Path(options.out_dir), files, sources, model.sha256)

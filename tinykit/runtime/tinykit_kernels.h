@@ -1,0 +1,194 @@
+/* tinykit int8 kernels: portable C99, no heap, no floating point outside the
+ * QUANTIZE / DEQUANTIZE kernels.
+ *
+ * Copied unchanged by `tinykit codegen` next to every generated model; several
+ * generated models share one copy of these files and link into one firmware.
+ * The arithmetic follows TensorFlow Lite's reference kernels
+ * (reference_ops / reference_integer_ops) so that outputs are byte-exact.
+ * Layouts are TFLite's: activations NHWC, convolution filters OHWI, depthwise
+ * filters 1HWC, fully-connected weights [out][in].
+ *
+ * Every parameter block is a const struct computed by the generator (in flash).
+ * Kernel geometry fields are int16_t (the generator checks the ranges); sizes of
+ * whole tensors are int32_t.
+ *
+ * Relies on two's-complement integers with arithmetic right shift of negative
+ * values, as TFLite does (true for gcc, clang and arm-none-eabi-gcc).
+ */
+#ifndef TINYKIT_KERNELS_H
+#define TINYKIT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a parameter struct or a kernel signature changes; every
+ * generated model checks it at compile time. */
+#define TK_KERNELS_ABI 1
+
+/* Most dimensions a generic (copy, broadcast, reduce) kernel walks. */
+#define TK_MAX_DIMS 6
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TK_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define TK_ALIGNED(n)
+#endif
+
+/* ---- fixed-point helpers (TFLite's MultiplyByQuantizedMultiplier) ---------- */
+
+int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift);
+
+/* ---- CONV_2D and DEPTHWISE_CONV_2D --------------------------------------- */
+
+typedef struct {
+    const int8_t *filter;      /* conv: [out_c][k_h][k_w][in_c / groups]; dw: [k_h][k_w][out_c] */
+    const int32_t *bias;       /* [out_c]: bias - input_zero_point * sum(filter of out_c) */
+    const int32_t *multiplier; /* [out_c] requantization multipliers (Q0.31) */
+    const int8_t *shift;       /* [out_c] exponents (> 0: left shift) */
+    int16_t batches;
+    int16_t in_h, in_w, in_c;
+    int16_t out_h, out_w, out_c;
+    int16_t k_h, k_w;
+    int16_t stride_h, stride_w;
+    int16_t dilation_h, dilation_w;
+    int16_t pad_top, pad_left;
+    int16_t groups;           /* conv: in_c / filter depth (1 for a plain conv) */
+    int16_t depth_multiplier; /* depthwise: out_c / in_c */
+    int8_t input_zero_point;  /* padding reads as this value (it adds nothing) */
+    int8_t output_zero_point;
+    int8_t act_min, act_max;  /* fused activation, quantized */
+} tk_conv_params;
+
+void tk_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
+void tk_depthwise_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
+
+/* ---- FULLY_CONNECTED ----------------------------------------------------- */
+
+typedef struct {
+    const int8_t *weights;     /* [out_depth][in_depth] */
+    const int32_t *bias;       /* [out_depth]: bias - input_zero_point * sum(row) */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1] */
+    const int8_t *shift;       /* same length as multiplier */
+    int32_t batches;
+    int32_t in_depth, out_depth;
+    int8_t per_channel;
+    int8_t output_zero_point;
+    int8_t act_min, act_max;
+} tk_fc_params;
+
+void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *output);
+
+/* ---- AVERAGE_POOL_2D and MAX_POOL_2D ------------------------------------- */
+
+typedef struct {
+    int16_t batches, in_h, in_w, channels, out_h, out_w;
+    int16_t filter_h, filter_w, stride_h, stride_w, pad_top, pad_left;
+    int8_t act_min, act_max;
+} tk_pool_params;
+
+void tk_average_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *output);
+void tk_max_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *output);
+
+/* ---- MEAN over any set of axes -------------------------------------------- */
+
+typedef struct {
+    int8_t num_kept, num_reduced;
+    int32_t kept_dims[TK_MAX_DIMS], kept_strides[TK_MAX_DIMS];       /* input strides */
+    int32_t reduced_dims[TK_MAX_DIMS], reduced_strides[TK_MAX_DIMS];
+    int32_t count;            /* elements summed per output */
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier;       /* input/output scale with 1/count folded in */
+    int32_t shift;
+} tk_mean_params;
+
+void tk_mean_s8(const tk_mean_params *p, const int8_t *input, int8_t *output);
+
+/* ---- ADD, SUB, MUL with broadcasting -------------------------------------- */
+
+typedef enum { TK_ADD = 0, TK_SUB = 1, TK_MUL = 2 } tk_binary_kind;
+
+typedef struct {
+    int8_t kind;              /* tk_binary_kind */
+    int8_t ndims;             /* output dims after merging, innermost last */
+    int32_t dims[TK_MAX_DIMS];
+    int32_t strides1[TK_MAX_DIMS], strides2[TK_MAX_DIMS]; /* 0 on broadcast dims */
+    int32_t input1_offset, input2_offset, output_offset;  /* -zero points, +output zp */
+    int32_t left_shift;       /* ADD/SUB: 20 */
+    int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} tk_binary_params;
+
+void tk_binary_s8(const tk_binary_params *p, const int8_t *input1, const int8_t *input2,
+                  int8_t *output);
+
+/* ---- element-wise int8 through a 256-entry table --------------------------
+ * LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, int8 -> int8 QUANTIZE. */
+
+void tk_lut_s8(const int8_t *table, int32_t count, const int8_t *input, int8_t *output);
+
+/* ---- SOFTMAX over the last axis ------------------------------------------- */
+
+typedef struct {
+    const int32_t *exp_table; /* [256]: exp(-d) for d = max - x, Q0.31 (0: below diff_min) */
+    int32_t rows, depth;
+} tk_softmax_params;
+
+void tk_softmax_s8(const tk_softmax_params *p, const int8_t *input, int8_t *output);
+
+/* ---- data movement: strided N-d copy ---------------------------------------
+ * out[offset_out + sum(i_k * out_strides_k)] = in[offset_in + sum(i_k * in_strides_k)]
+ * for every index i < dims; strides in elements, may be negative. Serves
+ * TRANSPOSE, STRIDED_SLICE, CONCATENATION, PAD and plain copies. */
+
+typedef struct {
+    int8_t ndims;
+    int8_t elem_size;          /* bytes per element: 1, 2, 4 */
+    int32_t dims[TK_MAX_DIMS];
+    int32_t in_strides[TK_MAX_DIMS], out_strides[TK_MAX_DIMS];
+    int32_t in_offset, out_offset;
+} tk_copy_params;
+
+void tk_copy_nd(const tk_copy_params *p, const void *input, void *output);
+void tk_fill_s8(int8_t value, int32_t count, int8_t *output);
+
+/* ---- RESIZE_NEAREST_NEIGHBOR: source row/column per output row/column ---- */
+
+typedef struct {
+    const int16_t *y_map;      /* [out_h] */
+    const int16_t *x_map;      /* [out_w] */
+    int16_t batches, in_h, in_w, channels, out_h, out_w;
+    int8_t elem_size;
+} tk_resize_params;
+
+void tk_resize_nearest(const tk_resize_params *p, const void *input, void *output);
+
+/* ---- SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND (4-d NHWC) ------------------- */
+
+typedef struct {
+    int16_t in_b, in_h, in_w, out_b, out_h, out_w, channels;
+    int16_t block_h, block_w;
+    int16_t pad_top, pad_left;  /* space-to-batch paddings, batch-to-space crops */
+    int8_t pad_value;
+    int8_t elem_size;
+} tk_space_batch_params;
+
+void tk_space_to_batch(const tk_space_batch_params *p, const void *input, void *output);
+void tk_batch_to_space(const tk_space_batch_params *p, const void *input, void *output);
+
+/* ---- float <-> int8 at the edges of float-I/O models ---------------------- */
+
+void tk_quantize_f32_s8(float scale, int32_t zero_point, int32_t count, const float *input,
+                        int8_t *output);
+void tk_dequantize_s8_f32(double scale, int32_t zero_point, int32_t count,
+                          const int8_t *input, float *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYKIT_KERNELS_H */
