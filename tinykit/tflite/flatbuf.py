@@ -153,7 +153,7 @@ class Table:
         read: Callable[[int, str], Table] = self.buf.table
         uoffset = self.buf.uoffset
         return [
-            read(uoffset(start + 4 * i, f"{self.what}.{name}[{i}]"), f"{name}[{i}]")
+            read(uoffset(start + 4 * i, f"{self.what}.{name}[{i}]"), f"{self.what}.{name}[{i}]")
             for i in range(count)
         ]
 

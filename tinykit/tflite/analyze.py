@@ -1,0 +1,63 @@
+"""The `analyze` stage: read a .tflite, count its work, plan its arena, check the fit.
+
+`analyze(AnalyzeOptions(model=path, target="cortex-m4"))` is the library call behind
+`tinykit analyze`; it imports no TensorFlow. `tinykit.tflite.render` turns the result into
+the text table and the JSON object the command prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinykit.tflite.analysis import SubgraphAnalysis, analyze_subgraph
+from tinykit.tflite.fit import FitCheck, check_fit
+from tinykit.tflite.model import Model
+from tinykit.tflite.planner import DEFAULT_ALIGNMENT, MemoryPlan, plan_memory
+from tinykit.tflite.reader import read_model
+
+#: Stack reserve when a target file does not set [memory] stack_bytes.
+DEFAULT_STACK_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """What to analyze: the model file, an optional target name, the arena alignment."""
+
+    model: Path
+    target: str | None = None
+    alignment: int = DEFAULT_ALIGNMENT
+    #: op index -> scratch bytes its kernel needs (from the code generator), if known.
+    scratch: Mapping[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnalyzeResult:
+    """The model, its analysis and plan (first subgraph), and the fit when a target was given."""
+
+    path: Path
+    model: Model
+    analysis: SubgraphAnalysis
+    plan: MemoryPlan
+    fit: FitCheck | None
+
+
+def analyze(options: AnalyzeOptions) -> AnalyzeResult:
+    """Run the stage. Raises ModelError/UnsupportedError for models, TargetError for targets."""
+    target = None
+    if options.target is not None:
+        from tinykit.targets import load_target
+
+        target = load_target(options.target)  # an unknown target fails before the work
+    model = read_model(options.model)
+    subgraph = model.main
+    analysis = analyze_subgraph(subgraph)
+    plan = plan_memory(subgraph, alignment=options.alignment, scratch=options.scratch)
+    fit = None
+    if target is not None:
+        stack = target.get("memory", "stack_bytes", DEFAULT_STACK_BYTES)
+        fit = check_fit(subgraph, analysis, plan.arena_bytes, target=target.name,
+                        flash_bytes=target.flash_bytes, ram_bytes=target.ram_bytes,
+                        stack_bytes=int(stack))
+    return AnalyzeResult(Path(options.model), model, analysis, plan, fit)
