@@ -1,0 +1,1 @@
+"""Flashing firmware over serial: transports, bootloader protocols, images, a simulator."""
