@@ -73,8 +73,8 @@ def generate_c(model: Any, out_dir: Path, name: str) -> int:
 def run_in_qemu(prepared: Prepared, inputs: list[list[bytes]], options: Any) -> DeviceRuns:
     machine = prepared.spec.machine
     assert machine is not None
-    with run_qemu(machine, prepared.elf, flash_bytes=prepared.spec.flash.length,
-                  ram_bytes=prepared.spec.ram.length) as session:
+    args = machine.qemu_args(prepared.spec.flash.length, prepared.spec.ram.length)
+    with run_qemu(args, prepared.elf, name=machine.name) as session:
         with open_port(session.url) as port:
             link = Link(port, name=f"firmware in QEMU {machine.name}", trace=options.trace)
             try:

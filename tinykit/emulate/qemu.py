@@ -1,6 +1,6 @@
 """Start qemu-system-arm with the guest's UART on a local TCP port, and always stop it.
 
-    with run_qemu(machine, elf, flash_bytes=..., ram_bytes=...) as session:
+    with run_qemu(machine.qemu_args(flash, ram), elf, name=machine.name) as session:
         port = open_port(session.url)      # socket://127.0.0.1:PORT
 
 QEMU listens on 127.0.0.1 only (`-serial tcp:...,server=on,wait=on,nodelay=on`: the guest
@@ -21,11 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinykit.emulate.machines import Machine
 from tinykit.errors import EmulatorError, ToolchainError
 
 QEMU = "qemu-system-arm"
@@ -56,7 +55,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 class QemuSession:
     """A running QEMU whose UART waits on `url`."""
 
-    machine: Machine
+    name: str
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
@@ -79,7 +78,7 @@ class QemuSession:
         if code is not None:
             tail = self.log_tail()
             raise EmulatorError(
-                f"QEMU ({self.machine.name}) exited with status {code}"
+                f"QEMU ({self.name}) exited with status {code}"
                 + (f":\n{tail}" if tail else ""),
                 hint="the firmware may have faulted at start-up; run the project's "
                      "`make qemu` to watch it",
@@ -95,12 +94,15 @@ class QemuSession:
                 self.process.wait()
 
 
-def command(machine: Machine, elf: Path, port: int, flash_bytes: int, ram_bytes: int) -> list[str]:
-    return [
-        qemu_binary(), *machine.qemu_args(flash_bytes, ram_bytes), "-kernel", str(elf),
-        "-display", "none", "-monitor", "none", "-nodefaults",
-        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
-    ]
+def command(machine_args: Sequence[str], elf: Path, port: int, serial_index: int = 0
+            ) -> list[str]:
+    """The QEMU command line; the guest's UART number `serial_index` goes to the port."""
+    serials: list[str] = []
+    for index in range(serial_index + 1):
+        backend = f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
+        serials += ["-serial", backend if index == serial_index else "null"]
+    return [qemu_binary(), *machine_args, "-kernel", str(elf), "-display", "none",
+            "-monitor", "none", "-nodefaults", *serials]
 
 
 def _wait_listening(session: QemuSession, deadline: float) -> bool:
@@ -113,16 +115,17 @@ def _wait_listening(session: QemuSession, deadline: float) -> bool:
         time.sleep(0.01)
     session.stop()
     raise EmulatorError(
-        f"QEMU ({session.machine.name}) did not open its serial port within "
+        f"QEMU ({session.name}) did not open its serial port within "
         f"{_START_TIMEOUT_S:.0f} s",
         hint="the machine may be overloaded; try again",
     )
 
 
 @contextlib.contextmanager
-def run_qemu(machine: Machine, elf: str | Path, *, flash_bytes: int, ram_bytes: int,
+def run_qemu(machine_args: Sequence[str], elf: str | Path, *, name: str, serial_index: int = 0,
              attempts: int = 3) -> Iterator[QemuSession]:
-    """Start QEMU on `elf`; yields the session once its UART port listens."""
+    """Start QEMU (`-M ...` and other `machine_args`) on `elf`; yields the session once its
+    UART listens. A port taken between choosing and binding it is retried."""
     elf_path = Path(elf)
     if not elf_path.is_file():
         raise EmulatorError(f"no firmware at {elf_path}", hint="build the firmware first")
@@ -130,7 +133,8 @@ def run_qemu(machine: Machine, elf: str | Path, *, flash_bytes: int, ram_bytes: 
         session = None
         try:
             for attempt in range(attempts):
-                session = _start(machine, elf_path, flash_bytes, ram_bytes, Path(tmp), attempt)
+                argv = command(machine_args, elf_path, free_port(), serial_index)
+                session = _start(name, argv, Path(tmp), attempt)
                 if _wait_listening(session, time.monotonic() + _START_TIMEOUT_S):
                     break
                 if "Address already in use" not in session.log_tail(20):
@@ -144,11 +148,9 @@ def run_qemu(machine: Machine, elf: str | Path, *, flash_bytes: int, ram_bytes: 
                 session.stop()
 
 
-def _start(machine: Machine, elf: Path, flash_bytes: int, ram_bytes: int, tmp: Path,
-           attempt: int) -> QemuSession:
-    port = free_port()
+def _start(name: str, argv: list[str], tmp: Path, attempt: int) -> QemuSession:
+    port = int(next(a for a in argv if a.startswith("tcp:")).split(":")[2].split(",")[0])
     log_path = tmp / f"qemu-{attempt}.log"
-    argv = command(machine, elf, port, flash_bytes, ram_bytes)
     with open(log_path, "wb") as log:
         try:
             process = subprocess.Popen(
@@ -159,4 +161,4 @@ def _start(machine: Machine, elf: Path, flash_bytes: int, ram_bytes: int, tmp: P
             )
         except OSError as exc:
             raise ToolchainError(f"cannot start {QEMU}: {exc}", hint=INSTALL_HINT) from exc
-    return QemuSession(machine, process, port, log_path)
+    return QemuSession(name, process, port, log_path)

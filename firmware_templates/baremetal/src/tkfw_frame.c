@@ -28,17 +28,21 @@ static uint8_t rx_wait(void)
     }
 }
 
-/* Next byte of a frame already started: 0, or -1 when none came within the timeout. */
+/* Next byte of a frame already started: 0, or -1 when none came within the timeout.
+ * Every poll costs more than one count, so the poll limit only ends the wait when the
+ * counter does not run at all (a DWT that is not there, as in some emulators). */
 static int rx_timed(uint8_t *out)
 {
-    uint64_t deadline = tkfw_counter_read() + TKFW_RX_TIMEOUT_COUNTS;
+    uint64_t start = tkfw_counter_read();
+    uint32_t polls = 0;
     for (;;) {
         int c = tkfw_uart_read();
         if (c >= 0) {
             *out = (uint8_t)c;
             return 0;
         }
-        if (tkfw_counter_read() >= deadline) {
+        if (tkfw_counter_read() - start >= TKFW_RX_TIMEOUT_COUNTS ||
+            ++polls >= TKFW_RX_TIMEOUT_COUNTS) {
             return -1;
         }
         tkfw_bsp_idle();
