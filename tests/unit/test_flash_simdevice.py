@@ -32,7 +32,8 @@ def write(device: Device, address: int, data: bytes) -> bytes:
 
 
 def read(device: Device, address: int, count: int) -> bytes:
-    return device.feed(command(0x11) + address_frame(address) + bytes([count - 1, (count - 1) ^ 0xFF]))
+    length = bytes([count - 1, (count - 1) ^ 0xFF])
+    return device.feed(command(0x11) + address_frame(address) + length)
 
 
 def test_sync_then_0x7f_is_no_longer_a_sync():

@@ -38,6 +38,8 @@ class Faults:
     byte_error_rate: float = 0.0
     silent: bool = False
     protected_sectors: tuple[int, ...] = ()
+    #: Worn-out sectors: an erase is ACKed but leaves their content as it was.
+    unerasable_sectors: tuple[int, ...] = ()
     reported_chip_id: int | None = None
     seed: int = 0
 
@@ -333,6 +335,8 @@ class Device:
             sector = by_number.get(number)
             if sector is None or number in self.protected:
                 return False
+            if number in self.faults.unerasable_sectors:
+                continue
             start = sector.address - self.layout.flash_base
             self.flash[start:start + sector.size] = b"\xff" * sector.size
         return True

@@ -202,7 +202,7 @@ class Stm32Uart(Bootloader):
     def connect(self) -> DeviceInfo:
         """Sync, then GET (version, commands) and GET ID."""
         resumed = self._sync()
-        version, commands = self._attempts("GET", self._get)
+        version, commands = self._agreed("GET", self._get)
         missing = [f"0x{c:02X}" for c in _REQUIRED if c not in commands]
         if missing:
             raise FlashError(
@@ -210,9 +210,22 @@ class Stm32Uart(Bootloader):
                 hint="readout protection may be active, or this is not an STM32 bootloader",
             )
         self.commands = commands
-        chip_id = self._attempts("GET ID", self._get_id)
+        chip_id = self._agreed("GET ID", self._get_id)
         self.layout = CHIPS.get(chip_id)
         return DeviceInfo(chip_id, self.layout, version, commands, resumed)
+
+    def _agreed(self, what: str, attempt: Callable[[], T]) -> T:
+        """The answer of a command without checksum, asked until two answers agree."""
+        seen: list[T] = []
+        for _ in range(self.timing.attempts):
+            answer = self._attempts(what, attempt)
+            if answer in seen:
+                return answer
+            seen.append(answer)
+        raise FlashError(
+            f"the bootloader answered {what} differently every time",
+            hint="the serial link is unreliable: try a lower --baud or another adapter",
+        )
 
     def _sync(self) -> bool:
         """Send 0x7F until ACK (a fresh sync) or NACK (synced by an earlier session).
