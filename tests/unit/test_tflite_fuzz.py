@@ -7,6 +7,8 @@ deadline catches hangs; tracemalloc catches a forged length turning into a huge 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import struct
 import tracemalloc
 from functools import cache
@@ -19,8 +21,10 @@ from hypothesis import strategies as st
 from tests.conftest import shared_model_paths
 from tinykit.errors import TinykitError
 from tinykit.tflite.analysis import analyze_subgraph
+from tinykit.tflite.analyze import AnalyzeResult
 from tinykit.tflite.planner import plan_memory
 from tinykit.tflite.reader import read_model
+from tinykit.tflite.render import json_text, text
 
 FUZZ = settings(max_examples=150, deadline=2000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -35,10 +39,14 @@ def _read_or_refuse(data: bytes) -> None:
         return
     for subgraph in model.subgraphs:
         try:
-            analyze_subgraph(subgraph)
-            plan_memory(subgraph)
+            analysis = analyze_subgraph(subgraph)
+            plan = plan_memory(subgraph)
         except TinykitError:
-            pass
+            continue
+        single = dataclasses.replace(model, subgraphs=(subgraph,))
+        result = AnalyzeResult(Path("fuzz.tflite"), single, analysis, plan, None)
+        assert "\x1b" not in text(result, show_plan=True)
+        json.loads(json_text(result))
 
 
 @FUZZ

@@ -129,6 +129,16 @@ def test_lifetime_rules() -> None:
                      6: (3, 3)}
 
 
+def test_a_tensor_written_twice_lives_until_its_last_write() -> None:
+    tensors = (_t(0, (16,)), _t(1, (16,)), _t(2, (16,)), _t(3, (16,)))
+    ops = (_op(0, "ABS", (0,), (1,)), _op(1, "NEG", (1,), (2,)),
+           _op(2, "FLOOR", (2,), (1,)), _op(3, "ABS", (2,), (3,)))
+    subgraph = Subgraph("g", tensors, ops, (0,), (3,))
+    plan = plan_memory(subgraph)
+    assert (plan.entry(1).first_op, plan.entry(1).last_op) == (0, 2)
+    assert check_plan(subgraph, plan) == []
+
+
 def test_read_before_write_is_a_model_error() -> None:
     tensors = (_t(0, (16,)), _t(1, (16,)), _t(2, (16,)))
     ops = (_op(0, "ADD", (0, 2), (1,)), _op(1, "ABS", (1,), (2,)))

@@ -79,14 +79,16 @@ def lifetimes(subgraph: Subgraph) -> dict[int, Lifetime]:
     tensors = subgraph.tensors
     last = max(len(subgraph.operators) - 1, 0)
     first_write: dict[int, int] = {}
+    last_use: dict[int, int] = {}  # last op that reads or (again) writes the tensor
     last_read: dict[int, int] = {}
     for op in subgraph.operators:
         for t in op.inputs:
             if t >= 0 and in_arena(tensors[t]):
-                last_read[t] = op.index
+                last_read[t] = last_use[t] = op.index
         for t in op.outputs:
             if t >= 0 and in_arena(tensors[t]):
                 first_write.setdefault(t, op.index)
+                last_use[t] = op.index
     used = set(first_write) | set(last_read)
     used |= {t for t in (*subgraph.inputs, *subgraph.outputs) if in_arena(tensors[t])}
     graph_inputs, graph_outputs = set(subgraph.inputs), set(subgraph.outputs)
@@ -98,7 +100,7 @@ def lifetimes(subgraph: Subgraph) -> dict[int, Lifetime]:
             continue
         # Read but never written (and not a graph input): treat as present from the start.
         first = 0 if t in graph_inputs or t not in first_write else first_write[t]
-        end = last if t in graph_outputs else last_read.get(t, first)
+        end = last if t in graph_outputs else last_use.get(t, first)
         if t in last_read and last_read[t] < first:
             raise ModelError(
                 f"tensor {t} ({tensor.name!r}) is read by op {last_read[t]} before op "

@@ -33,7 +33,7 @@ def _must_hold(subgraph: Subgraph) -> dict[int, set[int]]:
             writes = [op.index for op in ops if t in op.outputs]
             reads = [op.index for op in ops if t in op.inputs]
             start = 0 if t in subgraph.inputs or not writes else writes[0]
-            end = count - 1 if t in subgraph.outputs else max(reads, default=start)
+            end = count - 1 if t in subgraph.outputs else max(reads + writes, default=start)
             span = range(start, max(start, end) + 1)
         for k in span:
             live[k].add(t)
