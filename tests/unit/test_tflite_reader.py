@@ -286,3 +286,17 @@ def test_truncated_files_raise_or_read_the_same(path: Path) -> None:
             continue
         assert cut > len(data) // 2, f"a cut at {cut} of {len(data)} bytes read"
         assert model.subgraphs == full.subgraphs and model.metadata == full.metadata
+
+
+def test_sparse_constants_read_but_are_marked() -> None:
+    weights = _tensor([4, 8], buffer=1)
+    weights.sparsity = g.SparsityParametersT()
+    weights.sparsity.traversalOrder = [0, 1]
+    buffer = g.BufferT()
+    buffer.data = [1, 2, 3]  # fewer bytes than the dense 4x8
+    model = _model([(0, 0, None)], buffers=[g.BufferT(), buffer],
+                   tensors=[_tensor([1, 4]), weights, _tensor([1, 4])])
+    tensor = read_model(_pack(model)).main.tensors[1]
+    assert tensor.is_sparse and tensor.data == bytes([1, 2, 3])
+    with pytest.raises(ValueError, match="sparse"):
+        tensor.numpy()

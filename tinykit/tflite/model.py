@@ -59,6 +59,8 @@ class Tensor:
     is_variable: bool = False
     #: shape_signature from the file (-1 marks a dynamic dimension); () when absent.
     shape_signature: tuple[int, ...] = ()
+    #: The file stores the constant in TFLite's sparse format: `data` is not dense.
+    is_sparse: bool = False
 
     @property
     def is_constant(self) -> bool:
@@ -84,6 +86,8 @@ class Tensor:
         """The constant data as a numpy array of `shape` (raises ValueError if not constant)."""
         if self.data is None:
             raise ValueError(f"tensor {self.index} ({self.name}) is not a constant")
+        if self.is_sparse:
+            raise ValueError(f"tensor {self.index} ({self.name}) is stored sparse")
         array = np.frombuffer(self.data, dtype=np.dtype(NUMPY_DTYPES[self.dtype]))
         return array.reshape(self.shape)
 

@@ -210,6 +210,7 @@ def _tensor(table: Table, index: int, buffers: _Buffers) -> Tensor:
         quantization=_quantization(table.table(4, "quantization"), index),
         is_variable=bool(table.scalar(5, "?", False, "is_variable")),
         shape_signature=table.numbers(7, "i", "shape_signature"),
+        is_sparse=sparse,
     )
     if tensor.data is not None and not sparse:
         _check_size(tensor)
