@@ -50,7 +50,7 @@ def _io_line(label: str, indices: tuple[int, ...], subgraph: Subgraph) -> str:
         quant = "" if q is None else (
             f" per-channel({len(q.scale)})" if q.per_channel
             else f" scale {q.scale[0]:.6g} zero point {q.zero_point[0]}")
-        parts.append(f"{clean(tensor.name, 32)!s} {_brief(tensor)}{quant}")
+        parts.append(f"{clean(tensor.name, 32) or '(unnamed)'} {_brief(tensor)}{quant}")
     return f"{label:<8}" + ("; ".join(parts) or "-")
 
 
@@ -101,7 +101,10 @@ def plan_table(plan: MemoryPlan, subgraph: Subgraph) -> str:
                 note = f"in place over {source} (op {op})"
         if e.tensor in shared_by and not note:
             note = f"reused in place by op {shared_by[e.tensor]}"
-        rows.append((e.tensor, clean(subgraph.tensors[e.tensor].name, 40), e.offset, e.size,
+        tensor = subgraph.tensors[e.tensor]
+        if tensor.is_variable:
+            note = "variable: kept across invocations"
+        rows.append((e.tensor, clean(tensor.name, 40) or "-", e.offset, e.size,
                      e.first_op, e.last_op, note))
     for s in plan.scratch:
         rows.append(("-", f"scratch of op {s.op}", s.offset, s.size, s.op, s.op, ""))
