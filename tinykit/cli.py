@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args or bool(os.environ.get("TINYKIT_DEBUG"))
     try:
-        cli.main(args=args, prog_name="tinykit", standalone_mode=False)
+        # Without standalone mode click returns what a command returned, or the code
+        # of a ctx.exit(code) (e.g. 1 for "does not fit"): pass that code on.
+        result = cli.main(args=args, prog_name="tinykit", standalone_mode=False)
     except TinykitError as exc:
         if verbose:
             traceback.print_exc()
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -153,7 +153,7 @@ def _check_keys(
             raise TargetError(
                 f"{path}: {where} {key} = {value!r} should be of type {type_name}"
             )
-        if expected is list and not all(isinstance(item, str) for item in value):
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
             raise TargetError(f"{path}: {where} {key} must be a list of strings")
 
 

@@ -32,3 +32,19 @@ def test_unknown_command_lists_known(capsys):
     assert main(["frobnicate"]) == 2
     err = capsys.readouterr().err
     assert "unknown command 'frobnicate'" in err and "targets" in err
+
+
+def test_ctx_exit_code_is_passed_on(monkeypatch):
+    import click
+
+    from tinykit import cli as cli_module
+
+    @click.command()
+    @click.pass_context
+    def verdict(ctx: click.Context) -> None:
+        ctx.exit(1)
+
+    monkeypatch.setitem(cli_module.COMMANDS, "verdict", ("tests.unit.test_cli", "verdict", "x"))
+    monkeypatch.setattr(cli_module.LazyGroup, "get_command", lambda self, ctx, name: verdict)
+    monkeypatch.setattr(cli_module, "_available", lambda name: True)
+    assert main(["verdict"]) == 1
