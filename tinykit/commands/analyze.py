@@ -16,8 +16,9 @@ import click
               help="Print the arena plan: tensor, offset, size, first and last use.")
 @click.option("--alignment", type=click.IntRange(min=1), default=16, show_default=True,
               help="Byte alignment of every arena offset (a power of two).")
-def analyze(model: Path, target: str | None, as_json: bool, show_plan: bool,
-            alignment: int) -> None:
+@click.pass_context
+def analyze(ctx: click.Context, model: Path, target: str | None, as_json: bool,
+            show_plan: bool, alignment: int) -> None:
     """Read MODEL (.tflite): per-op shapes, quantization, weights and MACs, the memory
     plan, and with --target whether it fits. Exit status 1 means it does not fit."""
     from tinykit.errors import ConfigError
@@ -32,6 +33,4 @@ def analyze(model: Path, target: str | None, as_json: bool, show_plan: bool,
     click.echo(render.json_text(result) if as_json else render.text(result,
                                                                     show_plan=show_plan))
     if result.fit is not None and not result.fit.fits:
-        # A verdict, not an error. SystemExit because tinykit.cli.main runs click with
-        # standalone_mode=False and drops the code a ctx.exit(1) would return.
-        raise SystemExit(1)
+        ctx.exit(1)  # a verdict, not an error: no message beyond the numbers above
