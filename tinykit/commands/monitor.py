@@ -14,6 +14,8 @@ def monitor(port: str, baud: int) -> None:
     """Show what the board prints (device output to stdout); Ctrl-C leaves."""
     from tinykit.flash.monitor import run_monitor
 
-    click.echo(f"monitor  {port} at {baud} baud 8N1; Ctrl-C leaves", err=True)
-    copied = run_monitor(port, baud)
+    def opened() -> None:
+        click.echo(f"monitor  {port} at {baud} baud 8N1; Ctrl-C leaves", err=True)
+
+    copied = run_monitor(port, baud, opened=opened)
     click.echo(f"\nmonitor  closed {port} ({copied:,} bytes received)", err=True)
