@@ -19,7 +19,7 @@ from pathlib import Path
 from tinykit.codegen.csyntax import check_model_name, comment_text
 from tinykit.codegen.emit import IoTensor, banner, finish, render_header, render_source
 from tinykit.codegen.graph import Folded, check_supported, fold_constants
-from tinykit.codegen.program import OpCode, OpContext, Program
+from tinykit.codegen.program import C_TYPES, CArray, OpCode, OpContext, Program
 from tinykit.codegen.registry import KERNELS
 from tinykit.errors import UnsupportedError
 from tinykit.fsutil import write_text_atomic
@@ -27,6 +27,7 @@ from tinykit.tflite.model import Model, Operator, Subgraph
 from tinykit.tflite.planner import MemoryPlan, plan_memory
 
 KERNEL_FILES = ("tinykit_kernels.h", "tinykit_kernels.c")
+_CTYPE_BYTES = {ctype: size for ctype, size in C_TYPES.values()}
 
 
 def kernel_sources() -> dict[str, str]:
@@ -46,6 +47,8 @@ class GeneratedSources:
     inputs: tuple[IoTensor, ...]
     outputs: tuple[IoTensor, ...]
     plan: MemoryPlan = field(repr=False)
+    #: bytes of the const arrays (weights, biases, multipliers, tables); structs excluded
+    constant_bytes: int = 0
 
 
 def _lower_op(program: Program, graph: Subgraph, op: Operator, plan: MemoryPlan,
@@ -94,8 +97,10 @@ def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
     source = render_source(program, graph, list(inputs), list(outputs), head)
     header, source = finish(header, source)
     files = {f"{name}.h": header, f"{name}.c": source, **kernel_sources()}
+    constant_bytes = sum(len(item.values) * _CTYPE_BYTES[item.ctype]
+                         for item in program.constants if isinstance(item, CArray))
     return GeneratedSources(name, files, plan.arena_bytes, len(graph.operators), inputs,
-                            outputs, plan)
+                            outputs, plan, constant_bytes)
 
 
 @dataclass(frozen=True)
