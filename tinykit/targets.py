@@ -56,6 +56,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "baud": (int, "bootloader baud rate"),
         "address": (int, "where the image is written"),
         "boot_sequence": (str, "how DTR/RTS drive BOOT0 and reset: none, dtr-boot0-rts-reset"),
+        "bootloader_uart": (str, "where the system bootloader listens (for people: pins)"),
     },
 }
 

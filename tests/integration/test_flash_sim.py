@@ -133,8 +133,8 @@ def test_trace_prints_frames_as_hex(tmp_path, capsys):
         (Faults(reported_chip_id=0x449), ["--board", "stm32f4-discovery"],
          "reports STM32F74x/75x (chip id 0x449), but the target expects STM32F40x/41x "
          "(chip id 0x413) (target stm32f4-discovery)"),
-        (Faults(silent=True), ["--chip-id", "0x413", "--timeout", "0.2"],
-         "no answer from an STM32 bootloader"),
+        (Faults(silent=True), ["--board", "stm32f4-discovery", "--timeout", "0.2"],
+         "this board's bootloader: USART1: PA9 TX, PA10 RX"),
         (Faults(protected_sectors=(0,)), ["--chip-id", "0x413", "--timeout", "0.3"],
          "refused ERASE of sector(s) 0-0 (0x08000000-0x08003FFF)"),
     ],

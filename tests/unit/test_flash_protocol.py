@@ -80,11 +80,11 @@ def test_wire_budget_for_256_kib():
 
 
 @pytest.mark.parametrize("kind", ["drop_rx", "drop_tx", "corrupt_rx", "corrupt_tx"])
-def test_one_fault_at_every_ninth_byte_ends_verified(kind):
+def test_one_fault_at_every_13th_byte_ends_verified(kind):
     image = image_of(1024)
     _, _, clean = run(image)
     length = clean.tx_bytes if kind.endswith("rx") else clean.rx_bytes
-    for index in range(kind.startswith("corrupt"), length, 9):
+    for index in range(kind.startswith("corrupt"), length, 13):
         result, device, _ = run(image, faults=Faults(**{kind: (index,)}, seed=index))
         assert result.verified and holds(device, image), f"{kind} at byte {index}"
 

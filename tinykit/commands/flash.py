@@ -58,8 +58,8 @@ def flash(firmware: str, port: str | None, target: str | None, board: str | None
     its bootloader (BOOT0 high, reset) unless its [flash] boot_sequence does that.
     """
     from tinykit.flash.api import flash_firmware, prepare, resolve_options
-    from tinykit.flash.protocols import Timing
     from tinykit.flash.progress import ProgressBar
+    from tinykit.flash.protocols import Timing
     from tinykit.flash.transport import hex_trace
 
     options = resolve_options(

@@ -27,7 +27,7 @@ from tinykit.flash.flow import (
     no_progress,
 )
 from tinykit.flash.image import Image, detect_kind, load_image
-from tinykit.flash.protocols import Timing, get_protocol
+from tinykit.flash.protocols import NoAnswer, Timing, get_protocol
 from tinykit.flash.transport import Trace, open_port
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class FlashOptions:
     chip_id: int | None = None
     target: str = ""
     boot_sequence: str = "none"
+    #: Where the board's bootloader listens, for the hint when nothing answers.
+    bootloader_uart: str = ""
     verify: bool = True
     go: bool = False
     mass_erase: bool = False
@@ -104,6 +106,7 @@ def resolve_options(
         chip_id=chip_id if chip_id is not None else table.get("chip_id"),
         target=chosen.name if chosen is not None else "",
         boot_sequence=boot_sequence or table.get("boot_sequence", "none"),
+        bootloader_uart=table.get("bootloader_uart", ""),
         verify=verify, go=go, mass_erase=mass_erase, unprotect=unprotect,
         timing=timing or Timing(),
     )
@@ -136,9 +139,14 @@ def flash_firmware(
     with open_port(options.port, options.baud, parity=protocol.parity, trace=trace) as link:
         run_steps(link, sequence.entry)
         loader = protocol(link, options.baud, options.timing)
-        result = flash_image(
-            loader, image, plan, progress or no_progress, announce or no_announce
-        )
+        try:
+            result = flash_image(
+                loader, image, plan, progress or no_progress, announce or no_announce
+            )
+        except NoAnswer as exc:
+            if options.bootloader_uart:
+                exc.hint = f"{exc.hint}; this board's bootloader: {options.bootloader_uart}"
+            raise
         if not options.go:
             run_steps(link, sequence.exit)  # release BOOT0 and reset: the firmware runs
         result.tx_bytes, result.rx_bytes = link.tx_bytes, link.rx_bytes

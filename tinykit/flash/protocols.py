@@ -53,6 +53,10 @@ class LinkStats:
         return ", ".join(parts) if parts else "none"
 
 
+class NoAnswer(FlashError):
+    """Nothing (or nothing sensible) comes back: wrong port, baud, wiring or boot mode."""
+
+
 class DamagedBlock(FlashError):
     """A block holds neither the intended data nor erased flash: erase and write again."""
 

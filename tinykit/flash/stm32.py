@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from tinykit.errors import FlashError
 from tinykit.flash.chips import CHIPS, ChipLayout, Sector
-from tinykit.flash.protocols import Bootloader, DamagedBlock, DeviceInfo
+from tinykit.flash.protocols import Bootloader, DamagedBlock, DeviceInfo, NoAnswer
 
 T = TypeVar("T")
 
@@ -192,7 +192,7 @@ class Stm32Uart(Bootloader):
         )
 
     def _silent(self, what: str) -> FlashError:
-        return FlashError(
+        return NoAnswer(
             f"the bootloader stopped answering during {what} on {self.transport.url}",
             hint="reset the board into its bootloader (BOOT0 high, then reset) and retry",
         )
@@ -236,7 +236,10 @@ class Stm32Uart(Bootloader):
         for _ in range(self.timing.sync_attempts):
             link.discard_input(self.timing.probe_s)
             link.write(bytes([SYNC]))
-            reply = link.read(1, self.timing.ack_s)
+            # Short: a bootloader synced before answers only the second 0x7F. A fresh
+            # one answering late leaves one 0x7F pending, which the first command's
+            # NACK and resync clear.
+            reply = link.read(1, min(self.timing.ack_s, 2 * self.timing.probe_s))
             if reply == bytes([ACK]):
                 return False
             if reply == bytes([NACK]):
@@ -252,7 +255,7 @@ class Stm32Uart(Bootloader):
                     return False
         if self._resync():
             return True
-        raise FlashError(
+        raise NoAnswer(
             f"no answer from an STM32 bootloader on {link.url} at {self.baud} baud",
             hint="put the board in its bootloader (BOOT0 high, then reset; or set [flash] "
             "boot_sequence), and check the port, the baud rate and the TX/RX wiring",
