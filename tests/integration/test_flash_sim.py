@@ -169,6 +169,15 @@ def test_user_errors_before_touching_the_port(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_absent_port_is_a_clear_error(tmp_path, capsys):
+    binary = tmp_path / "fw.bin"
+    binary.write_bytes(b"\x00" * 16)
+    code = main(["flash", str(binary), "--port", str(tmp_path / "ttyUSB9"),
+                 "--address", "0x08000000", "--chip-id", "0x413"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot open serial port" in err and "list_ports" in err
+
+
 def test_missing_port_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("TINYKIT_PORT", raising=False)
     binary = tmp_path / "fw.bin"
