@@ -26,6 +26,7 @@ import tty
 from pathlib import Path
 from typing import Any
 
+from tinykit.errors import TinykitError
 from tinykit.flash.chips import CHIPS, chip_layout
 from tinykit.flash.simdevice import Device, Faults
 
@@ -153,13 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control", action="store_true", help="control channel on stdin")
     parser.add_argument("--dump", type=Path, help="write the flash to this file at exit")
     args = parser.parse_args(argv)
-    layout = chip_layout(_chip_id(args.chip))
+    try:
+        layout = chip_layout(_chip_id(args.chip))
+        faults = Faults.from_json(args.faults)
+    except (TinykitError, ValueError, TypeError) as exc:
+        parser.error(str(exc))
     initial = None
     if args.initial == "random":
         import random
 
         initial = random.Random(args.seed).randbytes(layout.flash_size)
-    device = Device(layout, Faults.from_json(args.faults), initial)
+    device = Device(layout, faults, initial)
     link: _Pty | _Socket = _Socket() if args.socket else _Pty()
     print(f"PORT {link.url}", flush=True)
     if not args.control:
