@@ -64,7 +64,7 @@ def comment_text(text: str, limit: int = 120) -> str:
     """Text safe inside a /* */ comment on one line: printable ASCII, no `*/`, no `/*`."""
     cleaned = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
     cleaned = cleaned.replace("*/", "*?").replace("/*", "/?").replace("\\", "/")
-    cleaned = cleaned.replace("??", "?")  # no trigraphs (??/ would splice lines)
+    cleaned = re.sub(r"\?+", "?", cleaned)  # no trigraphs: ??/ would splice the next line
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 3] + "..."
     return cleaned

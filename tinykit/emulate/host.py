@@ -9,6 +9,7 @@ indices the hook saw. One process runs all samples.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -104,22 +105,48 @@ def harness_source(name: str) -> str:
     return _HARNESS.replace("UPPER", name.upper()).replace("NAME", name)
 
 
-def compile_host(source_dir: Path, name: str, exe: Path, *, cc: str | None = None,
-                 optimize: str = "-O2", extra_sources: Sequence[Path] = ()) -> Path:
-    """Build the generated folder and the harness into `exe` with strict warnings."""
-    compiler = find_host_compiler(cc)
-    harness = exe.with_name("tinykit_host_main.c")
-    harness.write_text(harness_source(name), encoding="utf-8")
-    sources = [harness, source_dir / f"{name}.c", source_dir / "tinykit_kernels.c",
-               *extra_sources]
-    command = [compiler, *STRICT_CFLAGS, optimize, "-I", str(source_dir),
-               *map(str, sources), "-o", str(exe), "-lm"]
+def _run_compiler(command: list[str], compiler: str) -> None:
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise ToolchainError(f"{compiler} could not build the generated C:\n{tail}",
                              hint="this is a tinykit bug if the C came from `tinykit "
                                   "codegen`; please report it with the model")
+
+
+def _kernels_object(source_dir: Path, compiler: str, flags: Sequence[str]) -> Path:
+    """The shared kernels compiled once per compiler, flags and kernel source.
+
+    The kernels are the same bytes for every model, so their object file is cached in
+    the temp dir (keyed by a hash of all that went into it) and reused by every build.
+    """
+    path = shutil.which(compiler) or compiler
+    version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+    key = hashlib.sha256("\0".join([os.path.realpath(path), version, *flags]).encode())
+    for name in ("tinykit_kernels.h", "tinykit_kernels.c"):
+        key.update((source_dir / name).read_bytes())
+    folder = Path(tempfile.gettempdir()) / "tinykit-host-kernels"
+    target = folder / f"tinykit_kernels-{key.hexdigest()[:20]}.o"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{target.name}.{os.getpid()}.tmp"
+        _run_compiler([compiler, *flags, "-I", str(source_dir), "-c",
+                       str(source_dir / "tinykit_kernels.c"), "-o", str(partial)], compiler)
+        os.replace(partial, target)  # atomic: a cached object is always complete
+    return target
+
+
+def compile_host(source_dir: Path, name: str, exe: Path, *, cc: str | None = None,
+                 optimize: str = "-O2", extra_sources: Sequence[Path] = ()) -> Path:
+    """Build the generated folder and the harness into `exe` with strict warnings."""
+    compiler = find_host_compiler(cc)
+    flags = [*STRICT_CFLAGS, optimize]
+    kernels = _kernels_object(source_dir, compiler, flags)
+    harness = exe.with_name("tinykit_host_main.c")
+    harness.write_text(harness_source(name), encoding="utf-8")
+    sources = [harness, source_dir / f"{name}.c", *extra_sources]
+    _run_compiler([compiler, *flags, "-I", str(source_dir), *map(str, sources), str(kernels),
+                   "-o", str(exe), "-lm"], compiler)
     return exe
 
 
