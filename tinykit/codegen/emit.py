@@ -122,8 +122,8 @@ def render_source(program: Program, graph: Subgraph, inputs: list[IoTensor],
         f"static const char *const {p}_const_op_types[{max(1, len(graph.operators))}] = "
         f"{{{names}}};", "",
         "/* ---- the arena: every activation, at offsets planned ahead ---- */",
-        f"static union {{ uint8_t bytes[{m}_ARENA_BYTES]; uint64_t align; }} {p}_arena "
-        "TK_ALIGNED(16);",
+        f"static union {{ uint8_t bytes[{m}_ARENA_BYTES > 0 ? {m}_ARENA_BYTES : 1]; "
+        f"uint64_t align; }} {p}_arena TK_ALIGNED(16);",
         f"#define {m}_ARENA(offset) ((void *)({p}_arena.bytes + (offset)))", "",
         f"static void (*{p}_hook)(int op_index) = NULL;", "",
         f"int {p}_init(void)", "{", f"    memset({p}_arena.bytes, 0, sizeof {p}_arena.bytes);",
