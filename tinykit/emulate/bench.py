@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from tinykit.emulate import budget, device
-from tinykit.emulate.client import DeviceRefused, DeviceTimeout
+from tinykit.emulate import budget, device, reference
 from tinykit.emulate.results import BenchResult
-from tinykit.errors import EmulatorError, ModelError, SerialError
+from tinykit.errors import ModelError
 from tinykit.firmware.build import build_project, check_toolchain, firmware_sizes
 from tinykit.firmware.render import firmware_spec, model_id_of, render_baremetal
 from tinykit.targets import Target, load_target
@@ -76,23 +75,22 @@ def bench_model(options: BenchOptions, progress: Progress | None = None) -> Benc
     if emulated and not target.has_emulator:
         return replace(base, note=f"target '{target.name}' has no emulator (its core has no "
                                   "QEMU machine); benchmark it on the board with --port")
-    check_toolchain()
     if emulated:
         device.require_qemu()
     seconds: dict[str, float] = {}
-    with _timed(seconds, "budget"):
-        model = budget.check_before_build(model_path, target)
-    work = Path(options.work_dir or default_work_dir(model_path, target.name))
-    prepared = _prepare(options, target, model, work, seconds, say)
+    model, prepared = prepare(options, target, seconds, say)
+    work = _work_dir(options, target)
     with _timed(seconds, "host_reference"):
         say("running the host reference (tflite-runtime, reference kernels)")
-        samples = make_samples(model, options.samples, options.seed)
-        reference, reference_note = host_reference(model_path, samples)
+        samples = reference.make_samples(model, options.samples, options.seed)
+        expected, reference_note = reference.host_reference(
+            model_path, model, samples, seed=options.seed, c_dir=work / "c", name=MODEL_NAME)
     with _timed(seconds, "device"):
-        runs = _run_device(options, target, prepared, samples, say)
+        inputs = [[np.ascontiguousarray(a).tobytes() for a in sample] for sample in samples]
+        runs = device.run(prepared, inputs, options, say)
     return device.assemble(
         replace(base, model_sha256=model.sha256, seconds=seconds), prepared, runs,
-        samples=samples, reference=reference, reference_note=reference_note,
+        samples=samples, reference=expected, reference_note=reference_note,
     )
 
 
@@ -105,8 +103,23 @@ def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
         seconds[name] = time.monotonic() - start
 
 
-def _prepare(options: BenchOptions, target: Target, model: Any, work: Path,
-             seconds: dict[str, float], say: Progress) -> device.Prepared:
+def _work_dir(options: BenchOptions, target: Target) -> Path:
+    return Path(options.work_dir or default_work_dir(Path(options.model), target.name))
+
+
+def prepare(options: BenchOptions, target: Target, seconds: dict[str, float] | None = None,
+            progress: Progress | None = None) -> tuple[Any, device.Prepared]:
+    """Check the budget, generate the C and build the benchmark firmware; no device yet.
+
+    Returns the model (IR) and the built firmware. Raises BudgetError before building
+    when the model cannot fit, ToolchainError when the compiler is missing or fails.
+    """
+    say = progress or (lambda _message: None)
+    seconds = {} if seconds is None else seconds
+    check_toolchain()
+    with _timed(seconds, "budget"):
+        model = budget.check_before_build(Path(options.model), target)
+    work = _work_dir(options, target)
     # A core target has no board of its own: with --port it talks to its QEMU firmware
     # started by hand (`make qemu` in the project), so that is what gets built.
     emulated = options.port is None or target.kind == "core"
@@ -123,61 +136,4 @@ def _prepare(options: BenchOptions, target: Target, model: Any, work: Path,
         project = render_baremetal(spec, c_dir, work / "firmware")
         elf = build_project(project)
         sizes = firmware_sizes(elf, MODEL_NAME)
-    return device.Prepared(spec=spec, project=project, elf=elf, sizes=sizes)
-
-
-def make_samples(model: Any, count: int, seed: int) -> list[list[np.ndarray]]:
-    """Seeded random inputs in each input's dtype and shape (full range for integers)."""
-    rng = np.random.default_rng(seed)
-    subgraph = model.main
-    samples = []
-    for _ in range(count):
-        sample = []
-        for index in subgraph.inputs:
-            tensor = subgraph.tensors[index]
-            dtype = np.dtype(tensor.dtype)
-            if np.issubdtype(dtype, np.integer):
-                info = np.iinfo(dtype)
-                array = rng.integers(info.min, int(info.max) + 1, size=tensor.shape, dtype=dtype)
-            else:
-                array = rng.uniform(-1.0, 1.0, size=tensor.shape).astype(dtype)
-            sample.append(array)
-        samples.append(sample)
-    return samples
-
-
-def host_reference(model_path: Path, samples: list[list[np.ndarray]]
-                   ) -> tuple[list[list[np.ndarray]] | None, str]:
-    """Outputs from tflite-runtime's reference kernels, or None with the reason."""
-    from tinykit.tflite import litert
-
-    try:
-        return litert.run_model(model_path, samples), \
-            "tflite-runtime, reference kernels (BUILTIN_REF)"
-    except ModelError as exc:
-        return None, f"no host reference: {exc.message}"
-
-
-def _run_device(options: BenchOptions, target: Target, prepared: device.Prepared,
-                samples: list[list[np.ndarray]], say: Progress) -> device.DeviceRuns:
-    inputs = [[np.ascontiguousarray(a).tobytes() for a in sample] for sample in samples]
-    spec = prepared.spec
-    if options.port is None:
-        machine = spec.machine
-        assert machine is not None
-        say(f"running {len(samples)} sample(s) in QEMU {machine.name}")
-        try:
-            return device.run_in_qemu(prepared, inputs, options)
-        except DeviceTimeout as exc:
-            raise EmulatorError(
-                f"QEMU ({machine.name}) stopped answering: {exc.message}; it was stopped",
-                hint=f"raise --timeout (now {options.timeout:g} s) if the model is that slow; "
-                     f"else debug the firmware with `make -C {prepared.project} qemu`",
-            ) from exc
-        except DeviceRefused as exc:
-            raise device.explain_refusal(exc, prepared, EmulatorError) from exc
-    say(f"running {len(samples)} sample(s) on the board at {options.port}")
-    try:
-        return device.run_on_port(prepared, inputs, options)
-    except DeviceRefused as exc:
-        raise device.explain_refusal(exc, prepared, SerialError) from exc
+    return model, device.Prepared(spec=spec, project=project, elf=elf, sizes=sizes)

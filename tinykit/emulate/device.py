@@ -8,7 +8,7 @@ instructions or cycles and compares outputs with the host.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from tinykit.emulate.client import (
 from tinykit.emulate.machines import Machine
 from tinykit.emulate.qemu import qemu_binary, run_qemu
 from tinykit.emulate.results import BenchResult, LayerCount, OutputMismatch
-from tinykit.errors import SerialError, TinykitError
+from tinykit.errors import EmulatorError, SerialError, TinykitError
 from tinykit.firmware.build import FirmwareSizes, tool
 from tinykit.firmware.render import FirmwareSpec
 
@@ -68,6 +68,34 @@ def generate_c(model: Any, out_dir: Path, name: str) -> int:
     sources = generate_sources(model, name)
     write_sources(sources, out_dir)
     return int(sources.arena_bytes)
+
+
+def run(prepared: Prepared, inputs: list[list[bytes]], options: Any,
+        say: Callable[[str], None] = lambda _m: None) -> DeviceRuns:
+    """Run every sample on the device (`options.port`, else QEMU); user errors on trouble.
+
+    A guest that stops answering becomes an EmulatorError (QEMU is stopped by then), a
+    fault names the function it happened in.
+    """
+    machine = prepared.spec.machine
+    if options.port is None:
+        assert machine is not None
+        say(f"running {len(inputs)} sample(s) in QEMU {machine.name}")
+        try:
+            return run_in_qemu(prepared, inputs, options)
+        except DeviceTimeout as exc:
+            raise EmulatorError(
+                f"QEMU ({machine.name}) stopped answering: {exc.message}; it was stopped",
+                hint=f"raise --timeout (now {options.timeout:g} s) if the model is that slow; "
+                     f"else debug the firmware with `make -C {prepared.project} qemu`",
+            ) from exc
+        except DeviceRefused as exc:
+            raise explain_refusal(exc, prepared, EmulatorError) from exc
+    say(f"running {len(inputs)} sample(s) on the device at {options.port}")
+    try:
+        return run_on_port(prepared, inputs, options)
+    except DeviceRefused as exc:
+        raise explain_refusal(exc, prepared, SerialError) from exc
 
 
 def run_in_qemu(prepared: Prepared, inputs: list[list[bytes]], options: Any) -> DeviceRuns:

@@ -103,7 +103,7 @@ MACHINES: dict[str, Machine] = {
         name="mps3-an547", description="Arm MPS3 AN547 (Cortex-M55)", cpu="cortex-m55",
         bsp="cmsdk", flash_origin=0x0000_0000, flash_bytes=512 * KIB,
         ram_origin=0x2000_0000, ram_bytes=512 * KIB, uart_base=0x4930_3000, uart_irq=43,
-        systick_hz=64_000_000, icount_shift=6,
+        systick_hz=32_000_000, icount_shift=7,
     ),
     # The nRF51 has 16 KiB of RAM, less than many models' arenas; QEMU's nrf51-soc sizes
     # its SRAM and flash by property, so the emulated part gets the target's budget.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,7 @@ from tinykit import __version__
 from tinykit.emulate import protocol
 from tinykit.emulate.machines import Machine
 from tinykit.firmware.boards import BAUD, BoardSupport, emulator_support, hardware_support
-from tinykit.firmware.templating import environment, render_tree
-from tinykit.fsutil import atomic_dir
+from tinykit.firmware.templating import environment, render_tree, sync_tree
 from tinykit.targets import Target
 
 #: Receive buffer of the firmware: the largest frame payload it accepts.
@@ -153,10 +153,12 @@ def _context(spec: FirmwareSpec, model_sources: list[str]) -> dict[str, object]:
 
 
 def render_baremetal(spec: FirmwareSpec, model_dir: str | Path, out_dir: str | Path) -> Path:
-    """Write the benchmark firmware project for `spec` into `out_dir` (atomically).
+    """Write the benchmark firmware project for `spec` into `out_dir`.
 
     `model_dir` holds the output of `tinykit codegen` (NAME.c/.h and the kernels); its .c
-    and .h files are copied to model/. Returns `out_dir`.
+    and .h files are copied to model/. The project is rendered aside, then only changed
+    files are replaced (each atomically), so a second run leaves `make` little to do.
+    Returns `out_dir`.
     """
     model_files = sorted(p for p in Path(model_dir).iterdir() if p.suffix in (".c", ".h"))
     model_sources = [f"model/{p.name}" for p in model_files if p.suffix == ".c"]
@@ -169,10 +171,12 @@ def render_baremetal(spec: FirmwareSpec, model_dir: str | Path, out_dir: str | P
         "src/tkfw_proto.h.jinja", "src/tkfw_vectors.c.jinja",
         f"src/tkfw_counter_{support.counter}.c", f"bsp/{support.source}",
     }
-    with atomic_dir(out_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="tinykit-render-") as folder:
+        tmp = Path(folder)
         render_tree(env, keep, context, tmp, rename={f"bsp/{support.source}":
                                                      f"src/{support.source}"})
         (tmp / "model").mkdir()
         for path in model_files:
             shutil.copyfile(path, tmp / "model" / path.name)
+        sync_tree(tmp, Path(out_dir))
     return Path(out_dir)

@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 
 from tinykit.errors import ConfigError
+from tinykit.fsutil import write_bytes_atomic
 from tinykit.paths import templates_dir
 
 FAMILIES = ("baremetal", "cmake-lib", "arduino")
@@ -61,3 +62,28 @@ def render_tree(
             shutil.copyfile(root / name, target)
         written.append(target)
     return written
+
+
+def sync_tree(source: Path, dest: Path, keep: Iterable[str] = ("build",)) -> None:
+    """Make `dest` hold exactly the files of `source`, rewriting only the changed ones.
+
+    Unchanged files keep their timestamps, so `make` rebuilds only what changed; each
+    changed file is replaced atomically. Top-level entries named in `keep` (the build
+    output) are left alone.
+    """
+    wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
+    for relative in sorted(wanted):
+        data = (source / relative).read_bytes()
+        target = dest / relative
+        if not (target.is_file() and target.read_bytes() == data):
+            write_bytes_atomic(target, data)
+    if not dest.is_dir():
+        return
+    for path in sorted(dest.rglob("*"), reverse=True):
+        relative = path.relative_to(dest)
+        if relative.parts[0] in keep:
+            continue
+        if path.is_file() and relative not in wanted:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
