@@ -29,9 +29,10 @@ ARM_CORES = ("cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m55")
 
 @pytest.fixture(scope="module")
 def varied_folder(tmp_path_factory) -> Path:
-    """One folder with two hand-built models that use every kind of kernel parameter."""
+    """One folder with hand-built models that use every kind of kernel parameter block."""
     folder = tmp_path_factory.mktemp("varied")
-    for name in ("data_movement", "softmax_and_float_edges", "arithmetic"):
+    for name in ("data_movement", "softmax_and_float_edges", "arithmetic", "convolutions",
+                 "lut_fixed_point"):
         path = folder / f"{name}.tflite"
         path.write_bytes(_model(*MODELS[name])[0])
         codegen(CodegenOptions(path, folder / "c", name))

@@ -222,7 +222,7 @@ def _bias(graph: GraphBuilder, rng: np.random.Generator, count: int) -> int:
 
 
 def convolutions(graph: GraphBuilder) -> Part:
-    """CONV_2D (groups too), DEPTHWISE_CONV_2D, FULLY_CONNECTED with random geometry."""
+    """CONV_2D (groups too), DEPTHWISE_CONV_2D, pooling, FULLY_CONNECTED, random geometry."""
     rng = np.random.default_rng(RNG_SEED + 4)
     part = Part()
 
@@ -266,6 +266,22 @@ def convolutions(graph: GraphBuilder) -> Part:
         part.inputs.append(x)
         part.outputs.append(y)
         part.arrays.append(_random_int8(rng, [1, h, w, in_c]))
+    for k in range(8):
+        op = ("AVERAGE_POOL_2D", "MAX_POOL_2D")[k % 2]
+        h, w, c = int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 4))
+        fh, fw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        stride, same = int(rng.integers(1, 3)), k % 4 < 2 or fh > h or fw > w
+        out_h = -(-h // stride) if same else (h - fh) // stride + 1
+        out_w = -(-w // stride) if same else (w - fw) // stride + 1
+        quant = (_scale(rng, 0.01, 0.1), _zp(rng))
+        x, y = graph.tensor([1, h, w, c], quant=quant), graph.tensor([1, out_h, out_w, c],
+                                                                     quant=quant)
+        graph.op(op, [x], [y], "Pool2DOptions", padding=0 if same else 1, strideH=stride,
+                 strideW=stride, filterHeight=fh, filterWidth=fw,
+                 fusedActivationFunction=activation(k))
+        part.inputs.append(x)
+        part.outputs.append(y)
+        part.arrays.append(_random_int8(rng, [1, h, w, c]))
     for k in range(4):
         batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 50)), 6
         x = graph.tensor([batches, depth], quant=(_scale(rng, 0.01, 0.1), _zp(rng)))
