@@ -30,11 +30,14 @@ import click
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds one inference may take before the device counts as hung.")
 @click.option("--baud", default=115_200, show_default=True, help="Baud rate of --port.")
+@click.option("--build-only", is_flag=True,
+              help="Only build the firmware (a board target's own, ready to flash) and say "
+                   "where it is.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--trace", is_flag=True, help="Hex-dump every frame to stderr.")
 def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, samples: int,
           seed: int, work_dir: Path | None, opt: str, timeout: float, baud: int,
-          as_json: bool, trace: bool) -> None:
+          build_only: bool, as_json: bool, trace: bool) -> None:
     """Build MODEL as firmware for the target and run it: in QEMU, or on a board with --port.
 
     Reports whether every output equals the host run (tflite-runtime's reference kernels)
@@ -42,7 +45,8 @@ def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, s
     per layer, and the firmware's flash and RAM. Exits 1 when the outputs differ or the
     firmware is over the target's budget.
     """
-    from tinykit.emulate.bench import BenchOptions, bench_model
+    from tinykit.emulate.bench import BenchOptions, bench_model, prepare
+    from tinykit.targets import load_target
 
     def say(message: str) -> None:
         click.echo(f"tinykit bench: {message}", err=True)
@@ -53,8 +57,19 @@ def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, s
     options = BenchOptions(
         model=model, target=target, port=None if force_qemu else port, samples=samples,
         seed=seed, work_dir=work_dir, opt=opt, timeout=timeout, baud=baud,
-        trace=trace_frame if trace else None,
+        build_only=build_only, trace=trace_frame if trace else None,
     )
+    if build_only:
+        _model, prepared = prepare(options, load_target(target), progress=say)
+        sizes = prepared.sizes
+        if as_json:
+            payload = {"firmware": str(prepared.elf), "project": str(prepared.project),
+                       "bsp": prepared.spec.support.name, **sizes.to_json()}
+            click.echo(json.dumps(payload, indent=2))
+        else:
+            click.echo(f"{prepared.elf.with_suffix('.bin')} ({prepared.spec.support.title}): "
+                       f"flash {sizes.flash_bytes:,} B, RAM {sizes.ram_bytes:,} B")
+        return
     result = bench_model(options, progress=say)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))

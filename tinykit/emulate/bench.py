@@ -51,6 +51,9 @@ class BenchOptions:
     #: Seconds one inference may take before the device counts as hung.
     timeout: float = 120.0
     baud: int = 115_200
+    #: Build the firmware a board would be flashed with (the board's own, for a board
+    #: target), and stop there.
+    build_only: bool = False
     trace: Callable[[str], None] | None = field(default=None, compare=False)
 
 
@@ -75,6 +78,7 @@ def bench_model(options: BenchOptions, progress: Progress | None = None) -> Benc
     if emulated and not target.has_emulator:
         return replace(base, note=f"target '{target.name}' has no emulator (its core has no "
                                   "QEMU machine); benchmark it on the board with --port")
+    check_toolchain()
     if emulated:
         device.require_qemu()
     seconds: dict[str, float] = {}
@@ -122,7 +126,8 @@ def prepare(options: BenchOptions, target: Target, seconds: dict[str, float] | N
     work = _work_dir(options, target)
     # A core target has no board of its own: with --port it talks to its QEMU firmware
     # started by hand (`make qemu` in the project), so that is what gets built.
-    emulated = options.port is None or target.kind == "core"
+    on_board = options.port is not None or options.build_only
+    emulated = not on_board or target.kind == "core"
     c_dir = work / "c"
     with _timed(seconds, "codegen"):
         say(f"generating C into {c_dir}")
