@@ -170,7 +170,7 @@ def _const(graph: GraphBuilder, values) -> int:
 
 
 def data_movement(graph: GraphBuilder) -> Part:
-    """PAD, PADV2, CONCATENATION, TRANSPOSE, STRIDED_SLICE, resizing, space <-> batch."""
+    """PAD(V2), CONCATENATION, TRANSPOSE, (STRIDED_)SLICE, resizing, space <-> batch."""
     q = (0.05, -7)
     x, y = graph.tensor([1, 5, 4, 3], quant=q), graph.tensor([2, 3, 4], quant=q)
     part = Part(inputs=[x, y], arrays=[
@@ -195,6 +195,8 @@ def data_movement(graph: GraphBuilder) -> Part:
     op("STRIDED_SLICE", [y, _const(graph, [1, -2, 0]), _const(graph, [2, 3, 4]),
                          _const(graph, [1, 1, 2])], [2, 2],
        "StridedSliceOptions", shrinkAxisMask=0b001)
+    op("SLICE", [x, _const(graph, [0, 1, 2, 0]), _const(graph, [1, 3, -1, 2])], [1, 3, 2, 2])
+    op("SLICE", [y, _const(graph, [1, 0, 1]), _const(graph, [-1, 2, 3])], [1, 2, 3])
     for size, align, half in [((10, 8), False, False), ((9, 3), True, False),
                               ((11, 9), False, True), ((3, 5), False, True),
                               ((7, 7), True, False)]:

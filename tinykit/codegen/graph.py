@@ -20,7 +20,7 @@ from tinykit.tflite.model import Operator, Subgraph, Tensor
 
 #: Ops that may touch float32 tensors: the edges of float-I/O models and pure data movement.
 _FLOAT_EDGE_OPS = {"QUANTIZE", "DEQUANTIZE", "SHAPE", "PACK", "RESHAPE", "SQUEEZE",
-                   "EXPAND_DIMS", "TRANSPOSE", "STRIDED_SLICE", "CONCATENATION"}
+                   "EXPAND_DIMS", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "CONCATENATION"}
 _SHAPE_OPS = {"SHAPE", "PACK", "STRIDED_SLICE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
               "CONCATENATION"}
 _INT8_HINT = ("convert with full integer quantization: a representative dataset, "

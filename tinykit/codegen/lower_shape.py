@@ -178,6 +178,24 @@ def lower_strided_slice(ctx: OpContext) -> None:
           contiguous_strides(dims), in_offset=in_offset)
 
 
+def lower_slice(ctx: OpContext) -> None:
+    """SLICE: begin and size (-1: to the end) per axis."""
+    input_t, output_t = ctx.input(0), ctx.output()
+    shape = list(input_t.shape)
+    begin = [int(v) for v in ctx.static_data(ctx.input(1), "begin").reshape(-1)]
+    size = [int(v) for v in ctx.static_data(ctx.input(2), "size").reshape(-1)]
+    if len(begin) != len(shape) or len(size) != len(shape):
+        raise ctx.error(f"begin {begin} and size {size} do not fit its {len(shape)}-d input")
+    dims = [n - b if s == -1 else s for n, b, s in zip(shape, begin, size, strict=True)]
+    if any(b < 0 or d < 0 or b + d > n for b, d, n in zip(begin, dims, shape, strict=True)):
+        raise ctx.error(f"begin {begin} and size {size} reach outside its input {shape}")
+    _same_quantization(ctx, input_t, output_t)
+    in_strides = contiguous_strides(shape)
+    _copy(ctx, ctx.data(input_t), ctx.arena(output_t), _elem_size(ctx, input_t), dims,
+          in_strides, contiguous_strides(dims),
+          in_offset=sum(b * s for b, s in zip(begin, in_strides, strict=True)))
+
+
 def lower_transpose(ctx: OpContext) -> None:
     input_t, output_t = ctx.input(0), ctx.output()
     perm = [int(p) for p in ctx.static_data(ctx.input(1), "permutation").reshape(-1)]

@@ -78,6 +78,7 @@ _ENTRIES = (
     _entry("STRIDED_SLICE", shape.lower_strided_slice, "tk_copy_nd",
            "constant begin/end/strides, begin/end/shrink masks, negative strides; "
            "folded when its input is constant"),
+    _entry("SLICE", shape.lower_slice, "tk_copy_nd", "constant begin and size (-1: to the end)"),
     _entry("TRANSPOSE", shape.lower_transpose, "tk_copy_nd", "any permutation up to 6-d"),
     _entry("RESIZE_NEAREST_NEIGHBOR", shape.lower_resize_nearest, "tk_resize_nearest",
            "align_corners and half_pixel_centers; index tables computed at generation"),
