@@ -19,7 +19,7 @@ import numpy as np
 
 from tinykit.codegen.generate import GeneratedSources, generate_sources, write_sources
 from tinykit.emulate.host import TensorSpec, compile_host, find_host_compiler, run_host
-from tinykit.errors import ConfigError
+from tinykit.errors import ConfigError, ModelError
 from tinykit.tflite.model import Model, Subgraph, Tensor
 
 Progress = Callable[[str], None]
@@ -195,7 +195,12 @@ def verify(options: VerifyOptions, progress: Progress | None = None,
             mark = time.perf_counter()
             got = run_host(exe, data, inputs, outputs)
             timings["run"] = time.perf_counter() - mark
-        expected, timings["tflite-runtime"] = oracle.result()
+        try:
+            expected, timings["tflite-runtime"] = oracle.result()
+        except ModelError as exc:
+            raise ModelError(exc.message, hint="tflite-runtime cannot be the reference for "
+                             "this model; `tinykit codegen` still generates it (TensorFlow "
+                             "Lite Micro runs such models)") from exc
     timings["total"] = time.perf_counter() - start
     checks = compare(got, expected, [x.tensor for x in sources.outputs])
     return VerifyResult(Path(options.model), model.sha256, len(data), compiler, checks,
