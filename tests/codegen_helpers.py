@@ -33,12 +33,3 @@ def assert_exact(result: VerifyResult) -> None:
         + "; ".join(f"output {c.index} ({c.name}) exact {100 * c.exact_fraction:.2f}%, "
                     f"max diff {c.max_abs_diff}, {c.mismatched_samples} samples" for c in bad)
     )
-
-
-def int8_sweep(*shapes: tuple[int, ...]) -> list[list[np.ndarray]]:
-    """One sample per input holding every int8 value (-128..127) in order, tiled."""
-    sample = []
-    for shape in shapes:
-        count = int(np.prod(shape))
-        sample.append(np.resize(np.arange(-128, 128, dtype=np.int8), count).reshape(shape))
-    return [sample]
