@@ -1,7 +1,7 @@
 """Write and rewrite .tflite flatbuffers for the codegen tests, without TensorFlow.
 
 Uses the flatbuffers object API of LiteRT's generated schema module (shipped with the
-pinned ai-edge-litert, loaded by file path so that nothing heavy is imported):
+pinned ai-edge-litert; importing it loads nothing heavy):
 
 - `GraphBuilder` makes single-op (or few-op) int8 models with exactly the quantization
   parameters a test wants, so a kernel can be checked against tflite-runtime on every
@@ -12,10 +12,7 @@ pinned ai-edge-litert, loaded by file path so that nothing heavy is imported):
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
-from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,17 +22,11 @@ import numpy as np
 _TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
 
 
-@cache
 def schema() -> ModuleType:
-    """LiteRT's generated schema module (schema_py_generated.py), loaded by path."""
-    spec = importlib.util.find_spec("ai_edge_litert")
-    assert spec is not None and spec.submodule_search_locations
-    path = Path(next(iter(spec.submodule_search_locations))) / "schema_py_generated.py"
-    module_spec = importlib.util.spec_from_file_location("tinykit_test_tflite_schema", path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+    """LiteRT's generated schema module (imports nothing heavy)."""
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
 
 
 def pack(model: Any) -> bytes:

@@ -19,15 +19,20 @@ def test_verify_passes_on_kws(shared_model, capsys):
 
 
 def _per_channel_fc_keep_dims() -> bytes:
-    """FULLY_CONNECTED with per-channel weights and a 4-d output (keep_num_dims)."""
+    """RELU, then FULLY_CONNECTED with per-channel weights and a 4-d output (keep_num_dims),
+    then RELU."""
     rng = np.random.default_rng(5)
     graph = GraphBuilder()
     x = graph.tensor([1, 1, 1, 8], quant=(0.05, 3))
+    r = graph.tensor([1, 1, 1, 8], quant=(0.05, 3))
+    graph.op("RELU", [x], [r])
     weights = rng.integers(-127, 128, size=(4, 8), dtype=np.int8)
     w = graph.tensor([4, 8], quant=([0.01, 0.02, 0.015, 0.03], [0, 0, 0, 0], 0), data=weights)
-    y = graph.tensor([1, 1, 1, 4], quant=(0.1, -5))
-    graph.op("FULLY_CONNECTED", [x, w, -1], [y], "FullyConnectedOptions", keepNumDims=True)
-    return graph.build([x], [y])
+    y = graph.tensor([1, 1, 1, 4], quant=(0.1, -5), name="dense")
+    graph.op("FULLY_CONNECTED", [r, w, -1], [y], "FullyConnectedOptions", keepNumDims=True)
+    z = graph.tensor([1, 1, 1, 4], quant=(0.1, -5))
+    graph.op("RELU", [y], [z])
+    return graph.build([x], [z])
 
 
 def test_verify_reports_a_mismatch_with_exit_status_1(tmp_path, capsys):
@@ -40,6 +45,8 @@ def test_verify_reports_a_mismatch_with_exit_status_1(tmp_path, capsys):
     assert exit_info.value.code == 1
     captured = capsys.readouterr()
     assert "FAIL" in captured.out and "first output channel" in captured.out
+    assert "op 1 (FULLY_CONNECTED) is the first whose output differs: tensor 3 (dense)" \
+        in captured.out
     row = next(line for line in captured.out.splitlines() if line.strip().startswith("0 "))
     assert "3/3" in row
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tinykit.codegen.csyntax import comment_text
 from tinykit.codegen.generate import GeneratedSources, generate_sources, write_sources
 from tinykit.emulate.host import TensorSpec, compile_host, find_host_compiler, run_host
 from tinykit.errors import ConfigError, ModelError
@@ -64,6 +65,8 @@ class VerifyResult:
     outputs: tuple[OutputCheck, ...]
     timings: dict[str, float]
     warnings: tuple[str, ...] = field(default=())
+    #: on a mismatch: the first op (in execution order) whose output differs
+    first_divergence: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -203,5 +206,56 @@ def verify(options: VerifyOptions, progress: Progress | None = None,
                              "Lite Micro runs such models)") from exc
     timings["total"] = time.perf_counter() - start
     checks = compare(got, expected, [x.tensor for x in sources.outputs])
+    divergence = None
+    if not all(check.ok for check in checks):
+        bad = next(s for s, (g, e) in enumerate(zip(got, expected, strict=True))
+                   if any(not np.array_equal(np.asarray(a), np.asarray(b).reshape(a.shape))
+                          for a, b in zip(g, e, strict=True)))
+        say("looking for the first op whose output differs")
+        divergence = locate_divergence(Path(options.model).read_bytes(), data[bad], compiler)
     return VerifyResult(Path(options.model), model.sha256, len(data), compiler, checks,
-                        timings, tuple(oracle_warnings(model)))
+                        timings, tuple(oracle_warnings(model)), divergence)
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> int:
+    """How many elements differ (floats bit for bit)."""
+    b = np.asarray(b).reshape(a.shape)
+    if a.dtype.kind == "f":
+        return int((a.view(np.uint32) != b.astype(a.dtype).view(np.uint32)).sum())
+    return int((a != b).sum())
+
+
+def locate_divergence(model_bytes: bytes, sample: Sequence[np.ndarray],
+                      compiler: str) -> str:
+    """Run one sample with every op output exposed; name the first op that differs."""
+    from tinykit.codegen.expose import expose_intermediates
+    from tinykit.errors import TinykitError
+    from tinykit.tflite import litert
+    from tinykit.tflite.reader import read_model
+
+    try:
+        exposed, tensors = expose_intermediates(model_bytes)
+        model = read_model(exposed)
+        sources = generate_sources(model, "model")
+        specs = [TensorSpec(x.tensor.shape, x.tensor.dtype) for x in sources.inputs]
+        out_specs = [TensorSpec(x.tensor.shape, x.tensor.dtype) for x in sources.outputs]
+        with tempfile.TemporaryDirectory(prefix="tinykit-locate-") as tmp:
+            path = Path(tmp) / "exposed.tflite"
+            path.write_bytes(exposed)
+            exe = _build(sources, Path(tmp) / "c", compiler)
+            got = run_host(exe, [sample], specs, out_specs)[0]
+            expected = litert.run_model(path, [sample], reference=True)[0]
+    except (TinykitError, ValueError) as exc:
+        return f"could not locate the first differing op: {exc}"
+    graph = model.main
+    producer = {t: op for op in graph.operators for t in op.outputs}
+    differing = [(producer[t].index, t, _differs(a, b), a.size)
+                 for t, a, b in zip(tensors, got, expected, strict=True)
+                 if t in producer and _differs(a, b)]
+    if not differing:
+        return "every op output matches when all of them are outputs"
+    op_index, tensor, count, size = min(differing)
+    op = graph.operators[op_index]
+    return (f"op {op_index} ({op.opcode}) is the first whose output differs: tensor "
+            f"{tensor} ({comment_text(graph.tensors[tensor].name, 60)}), {count} of {size} "
+            "elements")

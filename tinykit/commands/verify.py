@@ -43,5 +43,7 @@ def verify(model: Path, samples: int, seed: int, cc: str | None, keep: Path | No
         click.secho(f"PASS: every output byte of {result.samples} samples matches "
                     f"tflite-runtime (reference kernels) [{timing}]", fg="green")
     else:
+        if result.first_divergence:
+            click.echo(result.first_divergence)
         click.secho(f"FAIL: the generated C differs from tflite-runtime [{timing}]", fg="red")
         raise SystemExit(1)
