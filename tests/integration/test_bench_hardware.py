@@ -4,7 +4,7 @@ Set TINYKIT_TARGET to the board (nucleo-l4r5zi, stm32f4-discovery, disco-f746ng 
 nano33ble) and flash the benchmark firmware first:
 
     tinykit bench MODEL --target BOARD --build-only
-    tinykit flash build/bench/MODEL-BOARD/firmware/build/firmware.bin --target BOARD
+    tinykit flash build/bench/MODEL-BOARD/firmware/build/firmware.bin --board BOARD --port PORT
 
 using the KWS model, then run these tests.
 """
