@@ -103,7 +103,7 @@ def test_kws_matches_the_host_on_every_core(tools, shared_model, core, tmp_path)
 
 @pytest.mark.parametrize("core", CORES)
 def test_a_model_the_test_builds_matches_the_host_on_every_core(own_model, core, tmp_path):
-    result = _bench(own_model, core, tmp_path, samples=3)
+    result = _bench(own_model, core, tmp_path, samples=2)
     assert result.outputs_match is True, result.summary()
     types = {layer.type for layer in result.per_layer}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED",

@@ -31,6 +31,7 @@ from tinykit.errors import EmulatorError, SerialError, TinykitError
 from tinykit.firmware.build import FirmwareSizes, tool
 from tinykit.firmware.render import FirmwareSpec
 
+Progress = Callable[[str], None]
 _HELLO_ATTEMPTS = 3
 _HELLO_TIMEOUT_S = 2.0
 _EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage fault", 5: "BusFault",
@@ -70,8 +71,12 @@ def generate_c(model: Any, out_dir: Path, name: str) -> int:
     return int(sources.arena_bytes)
 
 
+def _quiet(_message: str) -> None:
+    pass
+
+
 def run(prepared: Prepared, inputs: list[list[bytes]], options: Any,
-        say: Callable[[str], None] = lambda _m: None) -> DeviceRuns:
+        say: Progress = _quiet) -> DeviceRuns:
     """Run every sample on the device (`options.port`, else QEMU); user errors on trouble.
 
     A guest that stops answering becomes an EmulatorError (QEMU is stopped by then), a
@@ -82,7 +87,7 @@ def run(prepared: Prepared, inputs: list[list[bytes]], options: Any,
         assert machine is not None
         say(f"running {len(inputs)} sample(s) in QEMU {machine.name}")
         try:
-            return run_in_qemu(prepared, inputs, options)
+            return run_in_qemu(prepared, inputs, options, say)
         except DeviceTimeout as exc:
             raise EmulatorError(
                 f"QEMU ({machine.name}) stopped answering: {exc.message}; it was stopped",
@@ -93,12 +98,13 @@ def run(prepared: Prepared, inputs: list[list[bytes]], options: Any,
             raise explain_refusal(exc, prepared, EmulatorError) from exc
     say(f"running {len(inputs)} sample(s) on the device at {options.port}")
     try:
-        return run_on_port(prepared, inputs, options)
+        return run_on_port(prepared, inputs, options, say)
     except DeviceRefused as exc:
         raise explain_refusal(exc, prepared, SerialError) from exc
 
 
-def run_in_qemu(prepared: Prepared, inputs: list[list[bytes]], options: Any) -> DeviceRuns:
+def run_in_qemu(prepared: Prepared, inputs: list[list[bytes]], options: Any,
+                say: Progress = _quiet) -> DeviceRuns:
     machine = prepared.spec.machine
     assert machine is not None
     args = machine.qemu_args(prepared.spec.flash.length, prepared.spec.ram.length)
@@ -107,16 +113,18 @@ def run_in_qemu(prepared: Prepared, inputs: list[list[bytes]], options: Any) -> 
             link = Link(port, name=f"firmware in QEMU {machine.name}", trace=options.trace)
             try:
                 return _converse(BenchClient(link, invoke_timeout=options.timeout),
-                                 prepared, inputs)
+                                 prepared, inputs, say)
             except DeviceTimeout:
                 session.check_alive()  # QEMU itself died: say so, with its last words
                 raise
 
 
-def run_on_port(prepared: Prepared, inputs: list[list[bytes]], options: Any) -> DeviceRuns:
+def run_on_port(prepared: Prepared, inputs: list[list[bytes]], options: Any,
+                say: Progress = _quiet) -> DeviceRuns:
     with open_port(options.port, baud=options.baud) as port:
         link = Link(port, name=f"device on {options.port}", trace=options.trace)
-        return _converse(BenchClient(link, invoke_timeout=options.timeout), prepared, inputs)
+        return _converse(BenchClient(link, invoke_timeout=options.timeout), prepared, inputs,
+                         say)
 
 
 def _hello(client: BenchClient) -> p.DeviceInfo:
@@ -130,12 +138,17 @@ def _hello(client: BenchClient) -> p.DeviceInfo:
     raise AssertionError("unreachable")
 
 
-def _converse(client: BenchClient, prepared: Prepared, inputs: list[list[bytes]]) -> DeviceRuns:
+def _converse(client: BenchClient, prepared: Prepared, inputs: list[list[bytes]],
+              say: Progress) -> DeviceRuns:
     info = _hello(client)
     check_info(info, prepared, [len(b) for b in inputs[0]])
     op_types = client.read_op_types()
     layered = client.run(inputs[0], per_layer=True)
-    plain = [client.run(sample, per_layer=False) for sample in inputs]
+    plain = []
+    for index, sample in enumerate(inputs):
+        plain.append(client.run(sample, per_layer=False))
+        if len(inputs) > 1:
+            say(f"  sample {index + 1}/{len(inputs)} done")
     return DeviceRuns(info, op_types, layered, plain)
 
 
