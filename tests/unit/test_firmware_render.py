@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinykit.emulate.machines import MACHINES, get_machine
@@ -91,6 +91,7 @@ def test_machines_without_sizing_get_the_smaller_of_machine_and_budget():
 
 
 @pytest.mark.parametrize("name", sorted(MACHINES))
+@settings(max_examples=40, deadline=None)
 @given(n=st.integers(0, 10**9), phase=st.fractions(0, 1))
 def test_ticks_convert_back_to_the_exact_instruction_count(name, n, phase):
     # SysTick ticks whenever virtual time crosses a tick boundary; the interval of n

@@ -162,7 +162,8 @@ class BenchResult:
         lines.append(f"  outputs       {self._outputs_text()}")
         count = self.count_per_inference
         if count is not None:
-            spread = "" if min(self.counts) == count else f" (min {min(self.counts):,})"
+            spread = "" if len(self.counts) == 1 else (
+                f" (the most of {len(self.counts)} samples; the least {min(self.counts):,})")
             lines.append(f"  {self.count_unit:<13} {count:,} per inference{spread}")
         if self.sizes is not None:
             lines += self._size_lines(self.sizes)
