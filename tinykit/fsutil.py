@@ -17,6 +17,17 @@ from pathlib import Path
 from tinykit.errors import OutputError
 
 
+def _default_file_mode() -> int:
+    """0666 minus the process umask: the mode a plain open() gives a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+# Read once: os.umask can only be read by setting it, which is not thread safe.
+_FILE_MODE = _default_file_mode()
+
+
 def _ensure_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -39,6 +50,8 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
             hint="choose an output folder you can write to",
         ) from exc
     try:
+        # mkstemp creates 0600; give the file the mode a plain open() would.
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

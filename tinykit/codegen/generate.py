@@ -126,24 +126,14 @@ def write_sources(sources: GeneratedSources, out_dir: str | os.PathLike[str]) ->
     """Write the files atomically: kernels first, then NAME.c, the header last."""
     folder = Path(out_dir)
     order = [*KERNEL_FILES, f"{sources.name}.c", f"{sources.name}.h"]
-    mode = _file_mode()
     written = []
     for file_name in order:
         path = folder / file_name
         text = sources.files[file_name]
         if not (path.is_file() and path.read_text(encoding="utf-8", errors="replace") == text):
             write_text_atomic(path, text)
-            # Atomic writes go through mkstemp (0600); sources should be readable as usual.
-            os.chmod(path, mode)
         written.append(path)
     return tuple(written)
-
-
-def _file_mode() -> int:
-    """0666 minus the process umask: the mode a plain open() would give a new file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def codegen(options: CodegenOptions) -> CodegenResult:
