@@ -29,7 +29,7 @@ def tools():
 @pytest.mark.emulator
 def test_json_output_and_frame_trace(tools, shared_model, tmp_path, capsys):
     code = main(["bench", str(shared_model(HELLO)), "--target", "cortex-m3", "--json",
-                 "--samples", "2", "-o", str(tmp_path), "--trace"])
+                 "--samples", "2", "-o", str(tmp_path), "--trace", "--qemu"])
     out, err = capsys.readouterr()
     assert code == 0, err
     payload = json.loads(out)
