@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from tinykit.errors import SerialError
+
 VERSION = 1
 SYNC = b"\xa5\x5a"
 #: type, seq, length: the part of the header the CRC covers along with the payload.
@@ -217,8 +219,12 @@ STAMP_BYTES = 8
 # --- reply payloads ----------------------------------------------------------------
 
 
-class PayloadError(ValueError):
-    """A reply payload has the wrong size for its type."""
+class PayloadError(SerialError):
+    """A reply payload has the wrong size for its type (firmware from another tinykit?)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, hint="rebuild the firmware with this tinykit (tinykit bench "
+                                       "--build-only) and flash it again")
 
 
 @dataclass(frozen=True)
