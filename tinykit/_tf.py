@@ -12,15 +12,13 @@ filtered here at the descriptor level so users see only what matters.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import re
 import sys
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
 from typing import Any
+
+from tinykit.stderr_filter import filtered_stderr
 
 if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
     raise ImportError(  # a programming error, not a user error
@@ -29,71 +27,10 @@ if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no CUDA/cuInit noise on CPU machines
 
-#: Lines TensorFlow, XLA and the TFLite converter print that say nothing to a user of a
-#: CPU machine. Matched with `re.search` against each line written to stderr.
-NOISE: tuple[str, ...] = (
-    r"All log messages before absl::InitializeLog\(\) is called",
-    r"oneDNN custom operations are on",
-    r"Could not find cuda drivers",
-    r"failed call to cuInit",
-    r"cuda_platform\.cc|cudart_stub\.cc|cuda_executor\.cc|cuda_dnn\.cc|cuda_blas\.cc",
-    r"Unable to register cu(DNN|FFT|BLAS) factory",
-    r"TF-TRT Warning",
-    r"This TensorFlow binary is optimized to use available CPU instructions",
-    r"To enable the following instructions",
-    r"rebuild TensorFlow with the appropriate compiler flags",
-    r"fully_quantize: \d+, inference_type",
-    r"Statistics for quantized inputs were expected",
-    r"warnings\.warn\(",
-    r"tf\.lite\.Interpreter is deprecated",
-    r"Gradients do not exist for variables",
-    r"Ignored output_format|Ignored drop_control_dependency",
-    r"Reading SavedModel from|Reading meta graph with tags|Reading SavedModel debug info",
-    r"Restoring SavedModel bundle|Running initialization op|SavedModel load for tags",
-    r"SavedModel (bundle|load)|TensorFlow Lite Converter",
-    r"saving/loading of a model that uses DepthwiseConv2D|Found untraced functions",
-    r"^\s*$",
-)
-_NOISE_RE = re.compile("|".join(f"(?:{pattern})" for pattern in NOISE))
-
-
-@contextlib.contextmanager
-def filtered_stderr(noise: Sequence[str] = ()) -> Iterator[None]:
-    """Capture file descriptor 2 while the block runs; re-emit lines that are not noise.
-
-    Works below Python (C++ logging writes to fd 2 directly). `noise` adds patterns to
-    `NOISE`. If fd 2 cannot be duplicated (an unusual embedding), nothing is filtered.
-    """
-    pattern = _NOISE_RE if not noise else re.compile(
-        "|".join([_NOISE_RE.pattern, *(f"(?:{p})" for p in noise)])
-    )
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(ValueError, OSError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            kept = [
-                line for line in sink.read().decode("utf-8", "replace").splitlines()
-                if not pattern.search(line)
-            ]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
-                sys.stderr.flush()
-
-
 warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated.*")
 warnings.filterwarnings("ignore", message=r".*Statistics for quantized inputs were expected.*")
+# tinykit saves HDF5 on purpose: its bytes do not carry a save date, unlike .keras archives.
+warnings.filterwarnings("ignore", message=r".*saving your model as an HDF5 file.*")
 
 with filtered_stderr():
     import tensorflow as tf
@@ -116,6 +53,17 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def allow_lambda_layers() -> None:
+    """Let Keras clone and load Lambda layers (off by default: their code is pickled).
+
+    Called when the user's own model code (`model.custom`) runs, which is no more trusted
+    than the Lambda layers it creates; TFMOT clones models at every step.
+    """
+    from tf_keras.src.saving import serialization_lib
+
+    serialization_lib.enable_unsafe_deserialization()
+
+
 def tfds() -> Any:
     """The tensorflow_datasets module (it imports TensorFlow, hence it lives here)."""
     with filtered_stderr():
@@ -124,4 +72,5 @@ def tfds() -> Any:
     return tensorflow_datasets
 
 
-__all__ = ["filtered_stderr", "keras", "seed_everything", "tf", "tfds", "tfmot"]
+__all__ = ["allow_lambda_layers", "filtered_stderr", "keras", "seed_everything", "tf", "tfds",
+           "tfmot"]
