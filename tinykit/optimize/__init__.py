@@ -1,0 +1,1 @@
+"""Compression with TFMOT: pruning, clustering, quantization-aware training (PCQAT)."""

@@ -1,0 +1,1 @@
+"""Training: the model zoo, seeded input pipelines with augmentation, distillation."""
