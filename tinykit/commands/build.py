@@ -1,0 +1,48 @@
+"""`tinykit build`: data to a compressed int8 model, C arrays and a report, for one target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--target", "-t", metavar="TARGET", default=lambda: os.environ.get(
+    "TINYKIT_TARGET", "cortex-m4"), show_default="cortex-m4 or $TINYKIT_TARGET",
+    help="Core or board to build for (see `tinykit targets`).")
+@click.option("--config", "-c", "config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Project config (TOML). Default: the digits example.")
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder. Default: build/<target>.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Cache of target-independent stages. Default: $TINYKIT_CACHE_DIR, else "
+                   "cache/ beside the output folder.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set teacher.train.epochs=5 (repeatable).")
+@click.option("--force", is_flag=True, help="Run every stage again, ignoring the cache.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
+def build(target: str, config: Path | None, out: Path | None, cache_dir: Path | None,
+          overrides: tuple[str, ...], force: bool, quiet: bool) -> None:
+    """Train a teacher, distill a student, prune, cluster and quantize it (PCQAT), convert
+    to int8, evaluate every variant in tflite-runtime, check the fit on TARGET, write C
+    arrays and report.json/report.md. Unchanged stages are reused from the cache."""
+    from tinykit.build import BuildOptions
+    from tinykit.build import build as run
+    from tinykit.report import SUMMARY_HEADERS, summary_rows
+    from tinykit.ui import format_table
+
+    result = run(BuildOptions(target=target, config=config, out=out, cache_dir=cache_dir,
+                              overrides=overrides, force=force, quiet=quiet))
+    report = result.report
+    click.echo("")
+    click.echo(format_table(SUMMARY_HEADERS, summary_rows(report)))
+    comparison = report.get("comparison") or {}
+    drop = comparison.get("accuracy_drop_points")
+    relation = "" if drop is None else (
+        f", {abs(drop):.2f} points {'below' if drop > 0 else 'above'} the float teacher"
+        if drop else ", as accurate as the float teacher")
+    click.echo(f"\n* deployed: {report['deployed']}{relation}")
+    click.echo(f"{result.out}: report.json, report.md, model_data.h/.c, *.tflite "
+               f"(build took {result.seconds:.1f} s)")

@@ -1,0 +1,92 @@
+"""The build report as one JSON-able dict, assembled from the stages' artifacts.
+
+Schema (version 1), top level: `schema_version`, `tinykit_version`, `target` (name) and
+`target_budget`, `config_hash` (SHA-256 of the canonical config), `config`, `seed`,
+`data` (splits, class counts and weights, check findings), `training` (one history per
+fit: teacher, student, prune, cluster, qat), `variants` (see below), `deployed`,
+`comparison` (deployed versus teacher), `timings` (seconds and cache hit per stage),
+`files` (outputs in the build folder) and `stages` (the summary of every other stage, so
+stages appended later appear without changes here).
+
+Each variant: `name`, `description`, `dtype`, `file`, `tflite_bytes`, `accuracy` (0..1,
+test split), `test_samples`, `sparsity` (fraction of zero weights in conv and dense
+kernels), `max_unique_weights_per_channel`, `kernel_weights`, `layers`, `ops`, `sha256`,
+`agreement` (predicted classes equal to the float twin's: `test`, `check` on seeded
+synthetic inputs), `deployed`, and for the target: `arena_bytes`, `flash_needed`,
+`ram_needed`, `fits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tinykit import __version__
+from tinykit.config import to_dict
+
+SCHEMA_VERSION = 1
+#: Stages whose summaries already have their own section of the report.
+_REPORTED_ELSEWHERE = ("data", "teacher", "student", "compress", "evaluate", "fit")
+
+
+def _histories(artifacts: Mapping[str, Any]) -> dict[str, Any]:
+    fits: dict[str, Any] = {}
+    for name in ("teacher", "student"):
+        if name in artifacts:
+            fits[name] = artifacts[name].summary.get("history")
+    if "compress" in artifacts:
+        for history in artifacts["compress"].summary.get("histories", []):
+            fits[history["name"]] = history
+    return fits
+
+
+def _variants(artifacts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = [dict(v) for v in artifacts["evaluate"].summary["variants"]]
+    budget = artifacts["fit"].summary["variants"] if "fit" in artifacts else {}
+    for row in rows:
+        row.update(budget.get(row["name"], {}))
+    return rows
+
+
+def _comparison(variants: list[dict[str, Any]], deployed: str) -> dict[str, Any]:
+    by_name = {v["name"]: v for v in variants}
+    teacher, chosen = by_name.get("teacher_float"), by_name.get(deployed)
+    if not teacher or not chosen:
+        return {}
+    return {
+        "teacher_accuracy": teacher["accuracy"],
+        "deployed_accuracy": chosen["accuracy"],
+        "accuracy_drop_points": round(100 * (teacher["accuracy"] - chosen["accuracy"]), 3),
+        "size_ratio_vs_teacher": round(chosen["tflite_bytes"] / teacher["tflite_bytes"], 4),
+    }
+
+
+def assemble(ctx: Any, files: list[str]) -> dict[str, Any]:
+    """The report of the build that `ctx` (the report stage's context) belongs to."""
+    artifacts = ctx.artifacts
+    target = ctx.target
+    variants = _variants(artifacts)
+    deployed = artifacts["evaluate"].summary.get("deployed", "")
+    total = sum(t["seconds"] for t in ctx.timings.values())
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tinykit_version": __version__,
+        "target": target.name,
+        "target_budget": {"core": target.core, "clock_hz": target.clock_hz,
+                          "flash_bytes": target.flash_bytes, "ram_bytes": target.ram_bytes,
+                          "stack_bytes": int(target.get("memory", "stack_bytes", 0) or 0)},
+        "config_hash": ctx.config.digest(),
+        "config_file": ctx.config.source_file,
+        "config": to_dict(ctx.config),
+        "seed": ctx.config.seed,
+        "data": artifacts["data"].summary,
+        "training": _histories(artifacts),
+        "variants": variants,
+        "deployed": deployed,
+        "comparison": _comparison(variants, deployed),
+        "timings": dict(ctx.timings),
+        "total_seconds": round(total, 3),
+        "files": sorted(files),
+        "stages": {name: dict(a.summary) for name, a in artifacts.items()
+                   if name not in _REPORTED_ELSEWHERE},
+    }
