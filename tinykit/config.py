@@ -16,7 +16,7 @@ import hashlib
 import json
 import tomllib
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ def _opt(default: Any, help: str, **rules: Any) -> Any:
     return field(default=default, metadata={"help": help, **rules})
 
 
-def _sub(cls: type, help: str) -> Any:
+def _sub(cls: Callable[[], Any], help: str) -> Any:
     return field(default_factory=cls, metadata={"help": help})
 
 
@@ -298,7 +298,8 @@ def _build(cls: type, table: Mapping[str, Any], prefix: str, where: str,
         if dataclasses.is_dataclass(kind):
             if not isinstance(raw, Mapping):
                 raise ConfigError(f"{where}: '{full}' must be a table ([{full}]), not {raw!r}")
-            values[name] = _build(kind, raw, f"{full}.", where, getattr(base, name))
+            values[name] = _build(typing.cast(type, kind), raw, f"{full}.", where,
+                                  getattr(base, name))
         else:
             values[name] = _check_value(full, raw, kind, spec.metadata, where)
     return dataclasses.replace(base, **values)

@@ -119,13 +119,14 @@ def keras_outputs(model: Any, x: np.ndarray) -> np.ndarray:
 
 def convert_stage(ctx: Any) -> dict[str, Any]:
     """Build stage: float teacher and student, post-training int8 student, twin outputs."""
+    from tinykit.data.dataset import npz_bytes
     from tinykit.evaluate import check_inputs
     from tinykit.train.stages import load_model, load_splits
 
     config = ctx.config
     splits = load_splits(ctx)
-    teacher = load_model(ctx.input("teacher").file("teacher.h5"))
-    student = load_model(ctx.input("student").file("student.h5"))
+    teacher = load_model(ctx.input("teacher").file("teacher.h5"), config)
+    student = load_model(ctx.input("student").file("student.h5"), config)
     samples = representative(splits.x_train, config.convert.representative_samples,
                              config.seed)
     outputs = {
@@ -141,6 +142,6 @@ def convert_stage(ctx: Any) -> dict[str, Any]:
     for name, model in (("teacher", teacher), ("student", student)):
         twin[f"{name}.test"] = keras_outputs(model, splits.x_test)
         twin[f"{name}.check"] = keras_outputs(model, probes)
-    np.savez(ctx.work / "twin.npz", **twin)
+    write_bytes_atomic(ctx.work / "twin.npz", npz_bytes(twin))
     return {"tflite_bytes": {name: len(data) for name, data in outputs.items()},
             "representative_samples": int(len(samples))}

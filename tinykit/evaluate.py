@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinykit.data.dataset import Splits
+from tinykit.data.dataset import Splits, npz_bytes
 from tinykit.fsutil import write_bytes_atomic
 
 
@@ -41,6 +41,8 @@ VARIANTS: tuple[Variant, ...] = (
             "student, pruned + clustered + QAT int8 (deployed)"),
 )
 DEPLOYED = "student_int8_compressed"
+#: Name of the frozen input-standardization layer (tinykit.train.zoo.standardize).
+STANDARDIZE = "standardize"
 #: Ops whose input 1 is a weight kernel, and the axis of its output channels.
 KERNEL_OPS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
 
@@ -82,7 +84,10 @@ def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def weight_stats(path: Path) -> dict[str, Any]:
-    """Sparsity and distinct values per output channel of every conv and dense kernel."""
+    """Sparsity and distinct values per output channel of every conv and dense kernel.
+
+    Both model-level figures count learned kernels only (not the input standardization).
+    """
     from tinykit.tflite.reader import read_model
 
     model = read_model(path)
@@ -99,16 +104,20 @@ def weight_stats(path: Path) -> dict[str, Any]:
         kernel = tensor.numpy()
         channels = np.moveaxis(kernel, axis, 0).reshape(kernel.shape[axis], -1)
         unique = max(len(np.unique(row)) for row in channels)
-        zeros += int(np.count_nonzero(kernel == 0))
-        total += int(kernel.size)
+        # The input standardization is a frozen 1x1 depthwise conv holding 1/std, not a
+        # learned kernel: listed, but left out of the model's sparsity and unique counts.
+        learned = STANDARDIZE not in tensor.name
+        if learned:
+            zeros += int(np.count_nonzero(kernel == 0))
+            total += int(kernel.size)
         layers.append({"op": op.index, "opcode": op.opcode, "tensor": tensor.name,
-                       "weights": int(kernel.size), "dtype": tensor.dtype,
+                       "weights": int(kernel.size), "dtype": tensor.dtype, "learned": learned,
                        "sparsity": round(float(np.mean(kernel == 0)), 6),
                        "max_unique_per_channel": int(unique)})
     return {
         "sparsity": round(zeros / total, 6) if total else 0.0,
-        "max_unique_weights_per_channel": max((r["max_unique_per_channel"] for r in layers),
-                                              default=0),
+        "max_unique_weights_per_channel": max(
+            (r["max_unique_per_channel"] for r in layers if r["learned"]), default=0),
         "kernel_weights": total,
         "layers": layers,
         "ops": sorted({op.opcode for op in graph.operators}),
@@ -174,11 +183,7 @@ def evaluate_stage(ctx: Any) -> dict[str, Any]:
                           f"with its float twin {figures['agreement']['test']:.4f} (test) / "
                           f"{figures['agreement']['check']:.4f} (seeded inputs)")
     arrays["variants"] = np.asarray([v.name for v in VARIANTS])
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    write_bytes_atomic(ctx.work / "predictions.npz", buffer.getvalue())
+    write_bytes_atomic(ctx.work / "predictions.npz", npz_bytes(arrays))
     return {"variants": results, "deployed": DEPLOYED}
 
 

@@ -41,6 +41,11 @@ def explode(ctx):
     raise KeyboardInterrupt
 
 
+def explode_in_out(ctx):
+    (ctx.out / "report.json").write_text("{half")
+    raise KeyboardInterrupt
+
+
 STAGES = [
     Stage("produce", f"{__name__}:produce", config=("seed",)),
     Stage("consume", f"{__name__}:consume", config=("teacher",), inputs=("produce",),
@@ -166,3 +171,23 @@ def test_progress_prints_epochs_sparingly_when_not_a_terminal():
     quiet = io.StringIO()
     Progress(stream=quiet, quiet=True).info("x")
     assert quiet.getvalue() == ""
+
+
+def test_an_interrupted_build_keeps_the_previous_complete_output(tmp_path: Path):
+    from tinykit.build import build
+
+    out = tmp_path / "build" / "cortex-m4"
+    options = BuildOptions(out=out, quiet=True)
+    build(options, stages=STAGES)
+    assert (out / "target.txt").read_text() == "cortex-m4" and (out / MARKER).exists()
+    stages = [*STAGES, Stage("explode", f"{__name__}:explode_in_out", per_target=True,
+                             cached=False)]
+    with pytest.raises(KeyboardInterrupt):
+        build(options, stages=stages)
+    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "double.txt",
+                                                            "target.txt"])
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cache", "cortex-m4"]  # no staging
+    fresh = tmp_path / "fresh" / "cortex-m4"
+    with pytest.raises(KeyboardInterrupt):
+        build(BuildOptions(out=fresh, quiet=True), stages=stages)
+    assert not fresh.exists()

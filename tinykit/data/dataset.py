@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,23 @@ from tinykit.fsutil import write_bytes_atomic
 #: What a sample is; it decides augmentation and which models make sense.
 KINDS = ("image", "audio", "series", "features")
 SPLIT_NAMES = ("train", "val", "test")
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """A compressed .npz (readable by `np.load`) whose bytes depend only on the arrays.
+
+    `np.savez` stamps each member with the current time; identical results must give
+    identical files (and cache digests), so members get a fixed date here.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
 
 
 @dataclass
@@ -90,13 +109,12 @@ class Splits:
         """Write every array and the metadata to one .npz (atomically)."""
         meta = {"class_names": list(self.class_names), "kind": self.kind,
                 "class_weights": self.class_weights, "summary": self.summary}
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, x_train=self.x_train, y_train=self.y_train, x_val=self.x_val,
-            y_val=self.y_val, x_test=self.x_test, y_test=self.y_test, mean=self.mean,
-            inv_std=self.inv_std, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
-        )
-        write_bytes_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, npz_bytes({
+            "x_train": self.x_train, "y_train": self.y_train, "x_val": self.x_val,
+            "y_val": self.y_val, "x_test": self.x_test, "y_test": self.y_test,
+            "mean": self.mean, "inv_std": self.inv_std,
+            "meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
+        }))
 
     @classmethod
     def load(cls, path: Path) -> Splits:

@@ -97,12 +97,12 @@ def load_image_folder(config: Config) -> RawData:
 
     def read(path: Path) -> np.ndarray:
         try:
-            with Image.open(path) as image:
-                image = image.convert(mode)
-                if cfg.image_size:
-                    height, width = cfg.image_size
-                    image = image.resize((width, height), Image.Resampling.BILINEAR)
-                array = np.asarray(image, dtype=np.float32)
+            with Image.open(path) as opened:
+                image = opened.convert(mode)
+            if cfg.image_size:
+                height, width = cfg.image_size
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype=np.float32)
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"cannot read image {path}: {exc}") from exc
         return array[..., None] if array.ndim == 2 else array

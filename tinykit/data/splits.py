@@ -12,6 +12,8 @@ A source's own test split (tfds) is kept; validation is then carved from its tra
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tinykit.config import DataConfig
@@ -104,7 +106,8 @@ def _grouped(groups: np.ndarray, pool: np.ndarray, share: float,
     rng = np.random.default_rng(seed)
     order = unique[rng.permutation(len(unique))]
     sizes = {g: int(np.count_nonzero(groups == g)) for g in unique}
-    target, taken_groups, taken = share * len(pool), [], 0
+    target, taken = share * len(pool), 0
+    taken_groups: list[Any] = []
     for group in order:
         if taken >= target and taken_groups:
             break

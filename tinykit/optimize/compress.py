@@ -92,6 +92,7 @@ def compress_stage(ctx: Any) -> dict[str, Any]:
     """Build stage: compress the distilled student and convert it to full int8."""
     from tinykit._tf import seed_everything
     from tinykit.convert import keras_outputs, representative, to_tflite
+    from tinykit.data.dataset import npz_bytes
     from tinykit.evaluate import check_inputs
     from tinykit.fsutil import write_bytes_atomic
     from tinykit.train.fit import accuracy
@@ -99,7 +100,7 @@ def compress_stage(ctx: Any) -> dict[str, Any]:
 
     config: Config = ctx.config
     splits = load_splits(ctx)
-    student = load_model(ctx.input("student").file("student.h5"))
+    student = load_model(ctx.input("student").file("student.h5"), config)
     seed_everything(config.seed + 2)
     result = compress(student, splits, config, ctx.progress)
     save_model(result.float_model, ctx.work / "student_compressed.h5")
@@ -110,10 +111,10 @@ def compress_stage(ctx: Any) -> dict[str, Any]:
     ctx.progress.info(f"student_int8_compressed.tflite: {len(data):,} bytes "
                       f"({', '.join(result.steps) or 'post-training quantized only'})")
     probes = check_inputs(splits, config.evaluate.check_samples, config.seed)
-    np.savez(ctx.work / "twin.npz", **{
+    write_bytes_atomic(ctx.work / "twin.npz", npz_bytes({
         "compressed.test": keras_outputs(result.final_model, splits.x_test),
         "compressed.check": keras_outputs(result.final_model, probes),
-    })
+    }))
     return {
         "steps": result.steps,
         "histories": result.histories,

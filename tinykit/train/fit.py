@@ -57,7 +57,7 @@ def _augmenter(cfg: AugmentConfig, kind: str, mean: np.ndarray, inv_std: np.ndar
 def train_dataset(splits: Splits, batch_size: int, seed: int,
                   augment: AugmentConfig) -> tuple[Any, int]:
     """An endless shuffled (x, y, weight) dataset of the training split, and steps/epoch."""
-    x, y = splits.x_train, splits.y_train
+    x, y = splits.x_train.astype(np.float32, copy=False), splits.y_train
     w = sample_weights(y, splits.class_weights)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w))
     ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).repeat()

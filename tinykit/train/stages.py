@@ -17,10 +17,16 @@ def load_splits(ctx: Any) -> Splits:
     return Splits.load(ctx.input("data").file("splits.npz"))
 
 
-def load_model(path: Path) -> Any:
-    """A model saved by a tinykit stage (no compile state)."""
-    from tinykit._tf import filtered_stderr, keras
+def load_model(path: Path, config: Config | None = None) -> Any:
+    """A model saved by a tinykit stage (no compile state).
 
+    A config whose models have a custom body may hold Lambda layers, which Keras loads
+    only once allowed (the user's own code built them).
+    """
+    from tinykit._tf import allow_lambda_layers, filtered_stderr, keras
+
+    if config is not None and "custom" in (config.teacher.model.arch, config.student.model.arch):
+        allow_lambda_layers()
     with filtered_stderr():
         return keras.models.load_model(path, compile=False)
 
@@ -76,7 +82,7 @@ def student_stage(ctx: Any) -> dict[str, Any]:
 
     config: Config = ctx.config
     splits = load_splits(ctx)
-    teacher = load_model(ctx.input("teacher").file("teacher.h5"))
+    teacher = load_model(ctx.input("teacher").file("teacher.h5"), config)
     seed_everything(config.seed + 1)
     student = new_classifier(config, "student", splits)
     ctx.progress.info(f"student: {config.student.model.arch} x{config.student.model.width:g}, "
