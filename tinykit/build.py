@@ -45,7 +45,7 @@ STAGES: list[Stage] = [
     Stage("evaluate", "tinykit.evaluate:evaluate_stage", config=("seed", "evaluate"),
           inputs=("data", "convert", "compress"), publish=("*.tflite", "predictions.npz"),
           describe="run every .tflite in tflite-runtime on the test split"),
-    Stage("fit", "tinykit.evaluate:fit_stage", inputs=("evaluate",), per_target=True,
+    Stage("budget", "tinykit.evaluate:budget_stage", inputs=("evaluate",), per_target=True,
           cached=False, describe="arena plan and flash/RAM fit on the target"),
     Stage("arrays", "tinykit.codegen.arrays:arrays_stage", inputs=("data", "evaluate"),
           per_target=True, cached=False, describe="C arrays of the deployed model"),
@@ -113,6 +113,13 @@ def _check_out(out: Path) -> None:
     _check_writable(out.parent, "output folder")
 
 
+def _folder_mode() -> int:
+    """0o777 less the process umask, as a plain mkdir would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def build(options: BuildOptions, stages: list[Stage] | None = None,
           progress: Progress | None = None) -> BuildResult:
     """Run the build; raises TinykitError subclasses for everything a user can cause."""
@@ -130,6 +137,7 @@ def build(options: BuildOptions, stages: list[Stage] | None = None,
         progress.info(f"target {target.name}, config {config.source_file}, output {out}, "
                       f"cache {cache}")
         with atomic_dir(out) as staging:
+            staging.chmod(_folder_mode())  # mkdtemp made it private; a build folder is not
             write_text_atomic(staging / MARKER, f"tinykit build for {target.name}\n")
             artifacts = run_stages(stages or STAGES, config, target, staging, cache,
                                    progress, force=options.force)

@@ -187,7 +187,7 @@ def evaluate_stage(ctx: Any) -> dict[str, Any]:
     return {"variants": results, "deployed": DEPLOYED}
 
 
-def fit_stage(ctx: Any) -> dict[str, Any]:
+def budget_stage(ctx: Any) -> dict[str, Any]:
     """Per-target stage: arena plan, flash and RAM needs of every variant versus the budget.
 
     Flash counts the model's constant data plus an estimated runtime; RAM the planned

@@ -80,7 +80,7 @@ def test_report_holds_what_the_issue_and_the_design_ask_for(spine):
     assert data["sizes"] == {"train": 1168, "val": 270, "test": 359}
     assert len(data["class_counts"]["train"]) == 10 and "class_weights" in data
     assert data["checks"]["constant_features"] == 4 and data["warnings"]
-    assert set(report["timings"]) == {*CACHED, "fit", "arrays"}
+    assert set(report["timings"]) == {*CACHED, "budget", "arrays"}
     assert all(t["seconds"] >= 0 and not t["cached"] for t in report["timings"].values())
     assert set(report["training"]) == {"teacher", "student", "prune", "cluster", "qat"}
     for name, history in report["training"].items():
@@ -146,7 +146,7 @@ def test_output_folder_is_complete_and_clean(spine):
 
 def test_progress_shows_each_stage_time_and_epochs(spine):
     err = spine["m4"].stderr
-    for number, stage in enumerate([*CACHED, "fit", "arrays", "report"], start=1):
+    for number, stage in enumerate([*CACHED, "budget", "arrays", "report"], start=1):
         assert f"[{number}/9] {stage}" in err
         assert re.search(rf"{stage}: done in \d+\.\d s", err)
     assert "teacher: epoch 40/40" in err and "qat: epoch 5/5" in err

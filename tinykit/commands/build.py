@@ -31,13 +31,12 @@ def build(target: str, config: Path | None, out: Path | None, cache_dir: Path | 
     from tinykit.build import BuildOptions
     from tinykit.build import build as run
     from tinykit.report import SUMMARY_HEADERS, summary_rows
-    from tinykit.ui import format_table
 
     result = run(BuildOptions(target=target, config=config, out=out, cache_dir=cache_dir,
                               overrides=overrides, force=force, quiet=quiet))
     report = result.report
     click.echo("")
-    click.echo(format_table(SUMMARY_HEADERS, summary_rows(report)))
+    click.echo(_table(SUMMARY_HEADERS, summary_rows(report)))
     comparison = report.get("comparison") or {}
     drop = comparison.get("accuracy_drop_points")
     relation = "" if drop is None else (
@@ -46,3 +45,16 @@ def build(target: str, config: Path | None, out: Path | None, cache_dir: Path | 
     click.echo(f"\n* deployed: {report['deployed']}{relation}")
     click.echo(f"{result.out}: report.json, report.md, model_data.h/.c, *.tflite "
                f"(build took {result.seconds:.1f} s)")
+
+
+def _table(headers: tuple[str, ...], rows: list[list[object]]) -> str:
+    """Text table: the variant column left-aligned, the figures right-aligned."""
+    cells = [list(headers), *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])

@@ -26,7 +26,7 @@ from tinykit.config import to_dict
 
 SCHEMA_VERSION = 1
 #: Stages whose summaries already have their own section of the report.
-_REPORTED_ELSEWHERE = ("data", "teacher", "student", "compress", "evaluate", "fit")
+_REPORTED_ELSEWHERE = ("data", "teacher", "student", "compress", "evaluate", "budget")
 
 
 def _histories(artifacts: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _histories(artifacts: Mapping[str, Any]) -> dict[str, Any]:
 
 def _variants(artifacts: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = [dict(v) for v in artifacts["evaluate"].summary["variants"]]
-    budget = artifacts["fit"].summary["variants"] if "fit" in artifacts else {}
+    budget = artifacts["budget"].summary["variants"] if "budget" in artifacts else {}
     for row in rows:
         row.update(budget.get(row["name"], {}))
     return rows
