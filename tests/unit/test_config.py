@@ -19,7 +19,7 @@ def test_default_is_the_digits_example_and_every_key_is_spelled_out():
     config = load_config(None)
     assert config.source_file == str(default_config_path())
     assert config.data.source == "digits"
-    assert config.teacher.model.width == 2.0 and config.student.model.width == 1.0
+    assert config.teacher.model.width == 2.0 and config.student.model.width == 1.5
     text = default_config_path().read_text()
     for section in ("data", "augment", "teacher.model", "teacher.train", "student.model",
                     "student.train", "student.distill", "prune", "cluster", "qat", "convert",
