@@ -27,17 +27,32 @@ TFLM_ARENA = {
 }
 
 
+#: Whole-tensor plans with 16-byte offsets (the planner before streams): each equals its
+#: lower bound, so no plan that keeps whole tensors apart can do better.
+WHOLE_TENSOR = {
+    "mlperf_kws_dscnn_int8": 16_000, "mlperf_vww_mobilenetv1_int8": 55_296,
+    "mlperf_ic_resnet8_int8": 49_152, "mlperf_ad_fc_autoencoder_int8": 768,
+    "tflm_person_detect_int8": 55_296, "tflm_micro_speech_int8": 5_968,
+}
+
+
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
-def test_shared_models_plan_soundly_at_the_lower_bound(path: Path) -> None:
+def test_shared_models_plan_soundly(path: Path) -> None:
     subgraph = read_model(path).main
     plan = plan_memory(subgraph)
     assert check_plan(subgraph, plan) == []
-    assert plan.arena_bytes == plan.lower_bound
+    assert plan.lower_bound <= plan.arena_bytes
+    whole = plan_memory(subgraph, streaming_ops={}, alignment=16, reorder=False)
+    assert check_plan(subgraph, whole) == [] and not whole.streams
+    assert whole.arena_bytes == whole.lower_bound
+    assert plan.arena_bytes <= whole.arena_bytes
     if path.stem in TFLM_ARENA:
-        assert plan.arena_bytes <= TFLM_ARENA[path.stem]
+        assert whole.arena_bytes == WHOLE_TENSOR[path.stem]
+        assert plan.arena_bytes <= 0.7 * TFLM_ARENA[path.stem]  # the goal
     with_scratch = plan_memory(subgraph, scratch={0: 1000, len(subgraph.operators) - 1: 7})
     assert check_plan(subgraph, with_scratch) == []
-    assert with_scratch.scratch_offset(0) % 16 == 0
+    assert with_scratch.scratch_offset(0) % 8 == 0
+    assert plan_memory(subgraph).to_json() == plan.to_json()
 
 
 def test_views_alias_their_input(shared_model: Any) -> None:
@@ -89,15 +104,15 @@ def test_in_place_only_over_a_dying_input() -> None:
         _op(0, "FULLY_CONNECTED", (0,), (1,)),
         _op(1, "RELU", (1,), (2,)),        # 1 dies here: 2 may take its bytes
         _op(2, "LOGISTIC", (2,), (3,)),    # 2 is read again by op 3: no
-        _op(3, "ADD", (2, 3), (4,)),
+        _op(3, "ADD", (2, 3), (4,)),       # both die here: 4 takes the bytes of the first
     )
     subgraph = Subgraph("g", tensors, ops, (0,), (4,))
     plan = plan_memory(subgraph)
-    assert plan.in_place == {1: 1}
+    assert plan.in_place == {1: 1, 3: 2}
     assert plan.offset(1) == plan.offset(2) and plan.entry(2).alias_of is None
     assert plan.offset(3) != plan.offset(2)
     assert check_plan(subgraph, plan) == []
-    assert plan_memory(subgraph, in_place_ops={}).in_place == {}
+    assert plan_memory(subgraph, streaming_ops={}).in_place == {}
 
 
 def test_identity_ops_become_views_only_when_they_are_the_identity() -> None:
@@ -121,7 +136,7 @@ def test_lifetime_rules() -> None:
                _t(4, (8,), variable=True), _t(5, (8,)), _t(6, (8,)))
     ops = (_op(0, "ABS", (0,), (1,)), _op(1, "SVDF", (0, 4), (2,)),
            _op(2, "ADD", (1, 2), (3,)), _op(3, "SPLIT", (3,), (5, 6)))
-    plan = plan_memory(Subgraph("g", tensors, ops, (0,), (6, 1)), in_place_ops={})
+    plan = plan_memory(Subgraph("g", tensors, ops, (0,), (6, 1)), streaming_ops={})
     spans = {e.tensor: (e.first_op, e.last_op) for e in plan.entries}
     # input: op 0 to last reader; output 1: to after the last op even though op 2 is its
     # last reader; variable: whole run; unread output 5: only its writer.
@@ -161,8 +176,8 @@ def test_checker_finds_overlaps_misalignment_and_overflow(shared_model: Any) -> 
     conv = subgraph.operators[0]
     clash = broken({conv.outputs[0]: {"offset": plan.offset(conv.inputs[0])}})
     assert any("overlap" in p for p in check_plan(subgraph, clash))
-    assert any("aligned" in p for p in check_plan(subgraph, broken({conv.outputs[0]: {
-        "offset": plan.offset(conv.outputs[0]) + 4}})))
+    assert any("4-aligned" in p for p in check_plan(subgraph, broken({conv.outputs[0]: {
+        "offset": plan.offset(conv.outputs[0]) + 1}})))
     assert any("outside the arena" in p
                for p in check_plan(subgraph, broken({}, arena_bytes=plan.arena_bytes - 16)))
     assert any("declared a view" in p
@@ -171,7 +186,7 @@ def test_checker_finds_overlaps_misalignment_and_overflow(shared_model: Any) -> 
 
 # --- random graphs -------------------------------------------------------------------------
 
-_UNARY = ("RELU", "LOGISTIC", "ABS", "FLOOR", "RESHAPE", "CONV_2D", "SOFTMAX")
+_UNARY = ("RELU", "LOGISTIC", "ABS", "FLOOR", "RESHAPE", "CONV_2D", "SOFTMAX", "DEQUANTIZE")
 
 
 @st.composite
@@ -196,11 +211,16 @@ def graphs(draw: st.DrawFn) -> tuple[Subgraph, dict[int, int], int]:
             opcode = draw(st.sampled_from(_UNARY))
             same = opcode in ("RELU", "LOGISTIC", "ABS", "RESHAPE")
             size = tensors[a].nbytes if same else draw(st.integers(1, 300))
-            outs: tuple[int, ...] = (new(size),)
+            if opcode == "DEQUANTIZE":  # a float output: it streams 3 bytes per element ahead
+                outs: tuple[int, ...] = (len(tensors),)
+                tensors.append(_t(len(tensors), (tensors[a].nbytes,), "float32"))
+            else:
+                outs = (new(size),)
             ins: tuple[int, ...] = (a, weight) if opcode == "CONV_2D" else (a,)
         elif kind == "binary":
             opcode, ins = "ADD", (a, draw(st.sampled_from(available)))
-            outs = (new(draw(st.integers(1, 300))),)
+            size = max(tensors[t].nbytes for t in ins)  # the larger input's shape
+            outs = (new(size if draw(st.booleans()) else draw(st.integers(1, 300))),)
         elif kind == "split":
             opcode, ins = "SPLIT", (a,)
             outs = (new(draw(st.integers(1, 200))), new(draw(st.integers(1, 200))))
@@ -214,7 +234,7 @@ def graphs(draw: st.DrawFn) -> tuple[Subgraph, dict[int, int], int]:
     outputs = sorted({produced[-1], *draw(st.lists(st.sampled_from(produced), max_size=3))})
     scratch = draw(st.dictionaries(st.integers(0, len(ops) - 1), st.integers(0, 500),
                                    max_size=3))
-    alignment = draw(st.sampled_from((1, 4, 8, 16, 64)))
+    alignment = draw(st.sampled_from((1, 4, 8, 16)))
     return Subgraph("random", tuple(tensors), tuple(ops), tuple(inputs), tuple(outputs)), \
         scratch, alignment
 
@@ -227,10 +247,14 @@ def test_random_graphs_get_sound_deterministic_plans(case: tuple[Subgraph, dict[
     plan = plan_memory(subgraph, alignment=alignment, scratch=scratch)
     assert check_plan(subgraph, plan) == []
     assert plan.lower_bound <= plan.arena_bytes
-    total = sum(-(-e.size // alignment) * alignment for e in plan.entries if e.alias_of is None)
-    total += sum(-(-size // alignment) * alignment for size in scratch.values())
-    assert plan.arena_bytes <= total
-    assert plan.arena_bytes % alignment == 0
+    unit = 16  # no tensor, scratch buffer or arena size needs more
+    total = sum(-(-e.size // unit) * unit for e in plan.entries if e.alias_of is None)
+    total += sum(-(-size // unit) * unit for size in scratch.values())
+    assert plan.arena_bytes <= max(total, 8)
+    assert plan.arena_bytes % max(alignment, 8) == 0
+    whole = plan_memory(subgraph, alignment=alignment, scratch=scratch, streaming_ops={},
+                        reorder=False)
+    assert check_plan(subgraph, whole) == [] and plan.arena_bytes <= whole.arena_bytes
     again = plan_memory(subgraph, alignment=alignment, scratch=scratch)
     assert again == plan and again.to_json() == plan.to_json()
     for op, size in scratch.items():
@@ -242,6 +266,12 @@ def test_bad_arguments_are_refused() -> None:
                         (0,), (1,))
     with pytest.raises(ValueError, match="power of two"):
         plan_memory(subgraph, alignment=12)
+    with pytest.raises(ValueError, match="power of two"):
+        plan_memory(subgraph, alignment=32)
+    with pytest.raises(ValueError, match="kind"):
+        plan_memory(subgraph, streaming_ops={"ABS": "sideways"})
+    with pytest.raises(ValueError, match="alignment of ABS"):
+        plan_memory(subgraph, op_alignment={"ABS": 3})
     with pytest.raises(ValueError, match="scratch"):
         plan_memory(subgraph, scratch={3: 10})
     with pytest.raises(KeyError):

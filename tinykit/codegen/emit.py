@@ -85,8 +85,10 @@ def render_header(program: Program, graph: Subgraph, inputs: list[IoTensor],
         f"size_t {p}_input_bytes(int i);",
         f"void  *{p}_output(int i);          /* buffer of output i, inside the arena */",
         f"size_t {p}_output_bytes(int i);",
-        f"const char *{p}_op_type(int op_index);            /* builtin name, e.g. \"CONV_2D\" */",
-        f"void   {p}_set_op_hook(void (*hook)(int op_index)); /* NULL disables */",
+        f"const char *{p}_op_type(int step);   /* builtin name of the op run at step `step` */",
+        f"int    {p}_op_index(int step);       /* its index in the .tflite (= step unless the",
+        "                                      * planner reordered branches); -1 if none */",
+        f"void   {p}_set_op_hook(void (*hook)(int step)); /* before each step; NULL disables */",
         "", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {m}_H */", "",
     ]
     return "\n".join(lines)
@@ -116,10 +118,11 @@ def render_source(program: Program, graph: Subgraph, inputs: list[IoTensor],
     for item in program.constants:
         text = render_array(item) if isinstance(item, CArray) else render_struct(item)
         lines.append(text)
-    names = ", ".join(string_literal(op.opcode) for op in graph.operators) or "0"
+    # Steps run in the planner's order: the op types and the hook follow the steps.
+    names = ", ".join(string_literal(op.opcode) for op in program.ops) or "0"
     lines += [
-        "/* builtin op type of each op, for per-layer reports */",
-        f"static const char *const {p}_const_op_types[{max(1, len(graph.operators))}] = "
+        "/* builtin op type of the op run at each step, for per-layer reports */",
+        f"static const char *const {p}_const_op_types[{max(1, len(program.ops))}] = "
         f"{{{names}}};", "",
         "/* ---- the arena: every activation, at offsets planned ahead ---- */",
         f"static union {{ uint8_t bytes[{m}_ARENA_BYTES > 0 ? {m}_ARENA_BYTES : 1]; "
@@ -139,17 +142,31 @@ def render_source(program: Program, graph: Subgraph, inputs: list[IoTensor],
         f"const char *{p}_op_type(int op_index)", "{",
         f"    return (op_index >= 0 && op_index < {m}_NUM_OPS) ? "
         f"{p}_const_op_types[op_index] : NULL;", "}", "",
+        *_op_index_lines(program),
         f"void {p}_set_op_hook(void (*hook)(int op_index))", "{", f"    {p}_hook = hook;",
         "}", "",
         f"int {p}_invoke(void)", "{",
     ]
-    for op in program.ops:
+    for step, op in enumerate(program.ops):
         lines.append(f"    /* op {op.index}: {op.opcode} -> {op.comment} */")
-        lines.append(f"    if ({p}_hook != NULL) {{ {p}_hook({op.index}); }}")
+        lines.append(f"    if ({p}_hook != NULL) {{ {p}_hook({step}); }}")
         lines += [f"    {statement}" for statement in op.statements]
     lines += [f"    if ({p}_hook != NULL) {{ {p}_hook({m}_NUM_OPS); }}", "    return 0;", "}",
               ""]
     return "\n".join(lines)
+
+
+def _op_index_lines(program: Program) -> list[str]:
+    """`<p>_op_index(step)`: a table only when the steps are not the file's order."""
+    p, m = program.prefix, program.prefix.upper()
+    indices = [op.index for op in program.ops]
+    lines = [f"int {p}_op_index(int step)", "{",
+             f"    if (step < 0 || step >= {m}_NUM_OPS) {{", "        return -1;", "    }"]
+    if indices == list(range(len(indices))):
+        return [*lines, "    return step;", "}", ""]
+    table = ", ".join(str(i) for i in indices)
+    return [*lines, f"    static const int16_t order[{len(indices)}] = {{{table}}};",
+            "    return order[step];", "}", ""]
 
 
 def finish(header: str, source: str) -> tuple[str, str]:

@@ -20,10 +20,11 @@ from tinykit.codegen.csyntax import check_model_name, comment_text
 from tinykit.codegen.emit import IoTensor, banner, finish, render_header, render_source
 from tinykit.codegen.graph import Folded, check_supported, fold_constants
 from tinykit.codegen.program import C_TYPES, CArray, OpCode, OpContext, Program
-from tinykit.codegen.registry import KERNELS
+from tinykit.codegen.registry import KERNELS, op_alignment, streaming_ops
 from tinykit.errors import UnsupportedError
 from tinykit.fsutil import write_text_atomic
 from tinykit.tflite.model import Model, Operator, Subgraph
+from tinykit.tflite.plancheck import check_plan
 from tinykit.tflite.planner import MemoryPlan, plan_memory
 
 KERNEL_FILES = ("tinykit_kernels.h", "tinykit_kernels.c")
@@ -75,6 +76,22 @@ def _lower_op(program: Program, graph: Subgraph, op: Operator, plan: MemoryPlan,
     entry.lower(ctx)
 
 
+def plan_arena(graph: Subgraph, scratch: dict[int, int] | None = None) -> MemoryPlan:
+    """The memory plan for the kernels of this registry, checked; what the C lays out.
+
+    The planner overlaps an op's output with its dying input only where the registry
+    says the op's kernels honour the streaming contract, and aligns tensors as the
+    kernels need. An unsound plan is a bug in tinykit, never silently generated.
+    """
+    streaming, alignment = streaming_ops(), op_alignment()
+    plan = plan_memory(graph, scratch=scratch, streaming_ops=streaming,
+                       op_alignment=alignment)
+    problems = check_plan(graph, plan, streaming_ops=streaming, op_alignment=alignment)
+    if problems:
+        raise AssertionError("tinykit's memory plan is unsound: " + "; ".join(problems[:5]))
+    return plan
+
+
 def _io(graph: Subgraph, plan: MemoryPlan, indices: tuple[int, ...]) -> tuple[IoTensor, ...]:
     return tuple(IoTensor(graph.tensors[i], plan.offset(i)) for i in indices)
 
@@ -87,10 +104,10 @@ def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
         raise UnsupportedError("the model has no ops")
     check_supported(graph)
     folded = fold_constants(graph)
-    plan = plan_memory(graph)
+    plan = plan_arena(graph)
     program = Program(prefix=name)
-    for op in graph.operators:
-        _lower_op(program, graph, op, plan, folded)
+    for index in plan.order:  # the planner's execution order (usually the file's)
+        _lower_op(program, graph, graph.operators[index], plan, folded)
     inputs, outputs = _io(graph, plan, graph.inputs), _io(graph, plan, graph.outputs)
     head = banner(model.sha256, model.description)
     header = render_header(program, graph, list(inputs), list(outputs), plan.arena_bytes, head)

@@ -18,17 +18,41 @@ from tinykit.codegen.program import OpContext
 
 @dataclass(frozen=True)
 class KernelEntry:
-    """One supported op: how it is lowered and what it calls."""
+    """One supported op: how it is lowered and what it calls.
+
+    `streaming` is the streaming contract (docs/codegen.md, `tinykit.tflite.streaming`)
+    that **every** kernel the op may lower to honours on **every** core (portable, DSP,
+    Helium), or None: the memory planner then never lets the op's output overlap its
+    input. `align` is the byte alignment those kernels need for the op's arena tensors
+    beyond the element type's own (4: word loads of int8 data in the SIMD versions).
+    The planner's defaults mirror both (a test checks they agree).
+    """
 
     op: str
     lower: Callable[[OpContext], None] | None  # None: always folded at generation time
     kernels: tuple[str, ...]
     summary: str
+    streaming: str | None = None
+    align: int = 1
 
 
 def _entry(op: str, lower: Callable[[OpContext], None] | None, kernels: str,
            summary: str) -> KernelEntry:
-    return KernelEntry(op, lower, tuple(kernels.split()), summary)
+    return KernelEntry(op, lower, tuple(kernels.split()), summary,
+                       _STREAMING.get(op), _ALIGN.get(op, 1))
+
+
+# Whether each op's kernels honour the streaming contract, and the alignment they need.
+# Change a kernel's loop order or its loads, and change these (and the planner's tables
+# tinykit.tflite.streaming.STREAMING_OPS / tinykit.tflite.alignment.OP_ALIGNMENT).
+_STREAMING = {
+    "CONV_2D": "rows", "DEPTHWISE_CONV_2D": "rows",
+    "AVERAGE_POOL_2D": "rows", "MAX_POOL_2D": "rows",
+    **dict.fromkeys(("ADD", "SUB", "MUL", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU",
+                     "HARD_SWISH", "LOGISTIC", "TANH", "QUANTIZE", "DEQUANTIZE"), "elements"),
+}
+_ALIGN = dict.fromkeys(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
+                        "MAX_POOL_2D", "ADD", "SUB", "MUL"), 4)
 
 
 _ENTRIES = (
@@ -91,6 +115,16 @@ _ENTRIES = (
 )
 
 KERNELS: dict[str, KernelEntry] = {entry.op: entry for entry in _ENTRIES}
+
+
+def streaming_ops() -> dict[str, str]:
+    """Op -> streaming kind, for `plan_memory(streaming_ops=...)`."""
+    return {e.op: e.streaming for e in KERNELS.values() if e.streaming is not None}
+
+
+def op_alignment() -> dict[str, int]:
+    """Op -> alignment its kernels need, for `plan_memory(op_alignment=...)`."""
+    return {e.op: e.align for e in KERNELS.values() if e.align > 1}
 
 #: Ops tinykit recognizes but cannot run, with what to do instead.
 UNSUPPORTED_HINTS: dict[str, str] = {

@@ -14,8 +14,10 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print the arena plan: tensor, offset, size, first and last use.")
-@click.option("--alignment", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Byte alignment of every arena offset (a power of two).")
+@click.option("--alignment", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Least byte alignment of every arena offset (a power of two up to 16); "
+                   "tensors are aligned as their kernels need anyway. 16 lays the arena "
+                   "out like TFLM (the C generator uses the default).")
 @click.pass_context
 def analyze(ctx: click.Context, model: Path, target: str | None, as_json: bool,
             show_plan: bool, alignment: int) -> None:
@@ -26,9 +28,9 @@ def analyze(ctx: click.Context, model: Path, target: str | None, as_json: bool,
     from tinykit.tflite.analyze import AnalyzeOptions
     from tinykit.tflite.analyze import analyze as run
 
-    if alignment & (alignment - 1):
-        raise ConfigError(f"--alignment {alignment} is not a power of two",
-                          hint="use 4, 8, 16 (the default) or 32")
+    if alignment & (alignment - 1) or alignment > 16:
+        raise ConfigError(f"--alignment {alignment} is not a power of two up to 16",
+                          hint="use 1 (the default), 4, 8 or 16")
     result = run(AnalyzeOptions(model=model, target=target, alignment=alignment))
     click.echo(render.json_text(result) if as_json else render.text(result,
                                                                     show_plan=show_plan))

@@ -79,10 +79,16 @@ def text(result: AnalyzeResult, *, show_plan: bool = False) -> str:
         f"MACs total        {a.macs_total:,}",
         f"weights           {a.weights_bytes:,} bytes ({human_bytes(a.weights_bytes)})",
         f"arena             {plan.arena_bytes:,} bytes ({human_bytes(plan.arena_bytes)}), "
-        f"{plan.alignment}-byte aligned",
-        f"  lower bound     {plan.lower_bound:,} bytes (largest set of tensors live together)",
+        + (f"offsets aligned as the kernels need, at least {plan.alignment} bytes"
+           if plan.alignment > 1 else "offsets aligned as the kernels need"),
+        f"  lower bound     {plan.lower_bound:,} bytes (largest set of bytes live together)",
+        f"  streams         {len(plan.streams)} ops write over the input they read "
+        "(docs/analyze.md)",
         f"  all activations {a.activation_bytes:,} bytes (sum of every non-constant tensor)",
     ]
+    if plan.reordered:
+        lines.append(f"  order           ops run as {', '.join(map(str, plan.order))} "
+                     "(independent branches reordered for a smaller arena)")
     if show_plan:
         lines += ["", plan_table(plan, subgraph)]
     if result.fit is not None:
@@ -92,23 +98,27 @@ def text(result: AnalyzeResult, *, show_plan: bool = False) -> str:
 
 def plan_table(plan: MemoryPlan, subgraph: Subgraph) -> str:
     """The arena plan, one row per tensor and scratch buffer, sorted by offset."""
-    shared_by = {source: op for op, source in plan.in_place.items()}
+    streamed_by = {s.source: s for s in plan.streams.values()}
+    writes = {s.result: s for s in plan.streams.values()}
     rows: list[tuple[Any, ...]] = []
     for e in sorted(plan.entries, key=lambda e: (e.offset, e.tensor)):
         note = f"view of {e.alias_of}" if e.alias_of is not None else ""
-        for op, source in plan.in_place.items():
-            if subgraph.operators[op].outputs[0] == e.tensor:
-                note = f"in place over {source} (op {op})"
-        if e.tensor in shared_by and not note:
-            note = f"reused in place by op {shared_by[e.tensor]}"
+        if e.tensor in writes:
+            w = writes[e.tensor]
+            note = (f"in place over {w.source} (op {w.op})" if w.distance == 0 else
+                    f"streams over {w.source} (op {w.op}, {w.distance:,} B before it)")
+        if e.tensor in streamed_by and not note:
+            note = f"overwritten while op {streamed_by[e.tensor].op} reads it"
         tensor = subgraph.tensors[e.tensor]
         if tensor.is_variable:
             note = "variable: kept across invocations"
         rows.append((e.tensor, clean(tensor.name, 40) or "-", e.offset, e.size,
                      e.first_op, e.last_op, note))
-    for s in plan.scratch:
-        rows.append(("-", f"scratch of op {s.op}", s.offset, s.size, s.op, s.op, ""))
+    for item in plan.scratch:
+        step = plan.order.index(item.op) if item.op in plan.order else item.op
+        rows.append(("-", f"scratch of op {item.op}", item.offset, item.size, step, step, ""))
     header = f"arena plan: {plan.arena_bytes:,} bytes, strategy {plan.strategy}"
+    # first/last op count steps of plan.order (the op indices unless ops were reordered)
     table = format_table(("tensor", "name", "offset", "size", "first op", "last op", "shares"),
                          rows)
     return header + "\n" + table
@@ -160,7 +170,7 @@ def _tensor_json(tensor: Tensor, plan: MemoryPlan) -> dict[str, Any]:
         entry = plan.entry(tensor.index)
         arena: dict[str, Any] | None = {
             "offset": entry.offset, "first_op": entry.first_op, "last_op": entry.last_op,
-            "alias_of": entry.alias_of}
+            "alias_of": entry.alias_of, "alignment": entry.alignment}
     except KeyError:
         arena = None
     return {
