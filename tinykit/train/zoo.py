@@ -35,15 +35,25 @@ def _ch(base: int, width: float) -> int:
     return max(1, int(round(base * width)))
 
 
+def _batch_norm() -> Any:
+    """BatchNormalization whose moving statistics settle within a few dozen steps.
+
+    Keras' default momentum (0.99) needs thousands of steps; on a small data set the
+    moving variance is still near its initial 1 after training, inference divides by it
+    instead of the true (much smaller) variance, and a deep net outputs a constant.
+    """
+    return layers.BatchNormalization(momentum=0.9)
+
+
 def _conv_bn(x: Any, filters: int, kernel: Any, strides: Any = 1) -> Any:
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = _batch_norm()(x)
     return layers.ReLU()(x)
 
 
 def _separable(x: Any, filters: int, strides: int = 1) -> Any:
     x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = _batch_norm()(x)
     x = layers.ReLU()(x)
     return _conv_bn(x, filters, 1)
 
@@ -87,7 +97,7 @@ def resnet8(x: Any, num_classes: int, width: float) -> Any:
         filters = _ch(filters, width)
         y = _conv_bn(x, filters, 3, strides=stride)
         y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-        y = layers.BatchNormalization()(y)
+        y = _batch_norm()(y)
         if stride != 1 or x.shape[-1] != filters:
             x = layers.Conv2D(filters, 1, strides=stride, padding="same")(x)
         x = layers.ReLU()(layers.Add()([x, y]))
@@ -152,7 +162,7 @@ def autoencoder(input_shape: tuple[int, ...], width: float = 1.0, bottleneck: in
     size = int(x.shape[-1])
     for units in (128, 128, 128, 128, bottleneck, 128, 128, 128, 128):
         x = layers.Dense(_ch(units, width) if units != bottleneck else bottleneck)(x)
-        x = layers.BatchNormalization()(x)
+        x = _batch_norm()(x)
         x = layers.ReLU()(x)
     x = layers.Dense(size, name="reconstruction")(x)
     return keras.Model(inputs, layers.Reshape(input_shape)(x), name="autoencoder")
