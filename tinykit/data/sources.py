@@ -65,9 +65,9 @@ def fingerprint(config: Config) -> dict[str, Any]:
     """
     cfg = config.data
     if cfg.source == "digits":
-        import sklearn
+        from importlib.metadata import version  # importing sklearn itself takes a second
 
-        return {"sklearn": sklearn.__version__}
+        return {"sklearn": version("scikit-learn")}
     if cfg.source == "tfds":
         root = config.resolve(cfg.path) / cfg.name if cfg.path else None
         return {"name": cfg.name, "files": _listing(root) if root else "default data_dir"}
