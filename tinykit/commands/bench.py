@@ -33,16 +33,22 @@ import click
 @click.option("--build-only", is_flag=True,
               help="Only build the firmware (a board target's own, ready to flash) and say "
                    "where it is.")
+@click.option("--cycle-estimate/--no-cycle-estimate", default=True, show_default=True,
+              help="In QEMU, count executed instructions by class (a TCG plugin built with "
+                   "the host C compiler) and estimate cycles from the core's published "
+                   "timings.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--trace", is_flag=True, help="Hex-dump every frame to stderr.")
 def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, samples: int,
           seed: int, work_dir: Path | None, opt: str, timeout: float, baud: int,
-          build_only: bool, as_json: bool, trace: bool) -> None:
+          build_only: bool, cycle_estimate: bool, as_json: bool, trace: bool) -> None:
     """Build MODEL as firmware for the target and run it: in QEMU, or on a board with --port.
 
     Reports whether every output equals the host run (tflite-runtime's reference kernels)
     byte for byte, the instructions (QEMU) or cycles (board) per inference in total and
-    per layer, and the firmware's flash and RAM. Exits 1 when the outputs differ or the
+    per layer, in QEMU the executed instructions by class and the cycles they would take
+    on the core (an estimate from Arm's published timings), and the firmware's flash and
+    RAM. Exits 1 when the outputs differ or the
     firmware is over the target's budget.
     """
     from tinykit.emulate.bench import BenchOptions, bench_model, prepare
@@ -57,7 +63,8 @@ def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, s
     options = BenchOptions(
         model=model, target=target, port=None if force_qemu else port, samples=samples,
         seed=seed, work_dir=work_dir, opt=opt, timeout=timeout, baud=baud,
-        build_only=build_only, trace=trace_frame if trace else None,
+        build_only=build_only, cycle_estimate=cycle_estimate,
+        trace=trace_frame if trace else None,
     )
     if build_only:
         _model, prepared = prepare(options, load_target(target), progress=say)

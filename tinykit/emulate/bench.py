@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from tinykit.emulate import budget, device, reference
+from tinykit.emulate import budget, classcount, device, reference
 from tinykit.emulate.results import BenchResult
-from tinykit.errors import ModelError
+from tinykit.errors import ModelError, ToolchainError
 from tinykit.firmware.build import build_project, check_toolchain, firmware_sizes
 from tinykit.firmware.render import firmware_spec, model_id_of, render_baremetal
 from tinykit.targets import Target, load_target
@@ -34,6 +34,7 @@ from tinykit.targets import Target, load_target
 Progress = Callable[[str], None]
 #: C name of the model inside the benchmark firmware (functions model_init, ...).
 MODEL_NAME = "model"
+INVOKE_SYMBOL = f"{MODEL_NAME}_invoke"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class BenchOptions:
     #: Build the firmware a board would be flashed with (the board's own, for a board
     #: target), and stop there.
     build_only: bool = False
+    #: Count executed instructions by class in QEMU (a TCG plugin) and estimate cycles.
+    cycle_estimate: bool = True
     trace: Callable[[str], None] | None = field(default=None, compare=False)
 
 
@@ -89,13 +92,33 @@ def bench_model(options: BenchOptions, progress: Progress | None = None) -> Benc
         samples = reference.make_samples(model, options.samples, options.seed)
         expected, reference_note = reference.host_reference(
             model_path, model, samples, seed=options.seed, c_dir=work / "c", name=MODEL_NAME)
+    profiler, why_not = _profiler(options, target, prepared, work) if emulated else (None, "")
     with _timed(seconds, "device"):
         inputs = [[np.ascontiguousarray(a).tobytes() for a in sample] for sample in samples]
-        runs = device.run(prepared, inputs, options, say)
-    return device.assemble(
+        runs = device.run(prepared, inputs, options, say,
+                          qemu_args=profiler.qemu_args if profiler else ())
+    result = device.assemble(
         replace(base, model_sha256=model.sha256, seconds=seconds), prepared, runs,
         samples=samples, reference=expected, reference_note=reference_note,
     )
+    machine = prepared.spec.machine
+    overhead = device.interval(runs.info, machine, 0, runs.info.overhead) if machine else None
+    return classcount.attach_estimate(result, profiler, why_not, overhead)
+
+
+def _profiler(options: BenchOptions, target: Target, prepared: device.Prepared, work: Path
+              ) -> tuple[classcount.Profiler | None, str]:
+    """The instruction-class profiler for this run, or None and why there is none."""
+    if not options.cycle_estimate:
+        return None, ""
+    try:
+        profiler = classcount.prepare_profiler(prepared.elf, target.core, work / "cycles",
+                                               arch=target.arch, invoke_symbol=INVOKE_SYMBOL)
+    except ToolchainError as exc:
+        return None, f"no cycle estimate: {exc.message}"
+    if profiler is None:
+        return None, f"no cycle estimate: tinykit has no timing model for {target.core}"
+    return profiler, ""
 
 
 @contextlib.contextmanager

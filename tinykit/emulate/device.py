@@ -76,18 +76,18 @@ def _quiet(_message: str) -> None:
 
 
 def run(prepared: Prepared, inputs: list[list[bytes]], options: Any,
-        say: Progress = _quiet) -> DeviceRuns:
+        say: Progress = _quiet, qemu_args: Sequence[str] = ()) -> DeviceRuns:
     """Run every sample on the device (`options.port`, else QEMU); user errors on trouble.
 
     A guest that stops answering becomes an EmulatorError (QEMU is stopped by then), a
-    fault names the function it happened in.
+    fault names the function it happened in. `qemu_args` go to QEMU (a plugin).
     """
     machine = prepared.spec.machine
     if options.port is None:
         assert machine is not None
         say(f"running {len(inputs)} sample(s) in QEMU {machine.name}")
         try:
-            return run_in_qemu(prepared, inputs, options, say)
+            return run_in_qemu(prepared, inputs, options, say, qemu_args)
         except DeviceTimeout as exc:
             raise EmulatorError(
                 f"QEMU ({machine.name}) stopped answering: {exc.message}; it was stopped",
@@ -104,10 +104,11 @@ def run(prepared: Prepared, inputs: list[list[bytes]], options: Any,
 
 
 def run_in_qemu(prepared: Prepared, inputs: list[list[bytes]], options: Any,
-                say: Progress = _quiet) -> DeviceRuns:
+                say: Progress = _quiet, qemu_args: Sequence[str] = ()) -> DeviceRuns:
     machine = prepared.spec.machine
     assert machine is not None
-    args = machine.qemu_args(prepared.spec.flash.length, prepared.spec.ram.length)
+    args = [*machine.qemu_args(prepared.spec.flash.length, prepared.spec.ram.length),
+            *qemu_args]
     with run_qemu(args, prepared.elf, name=machine.name) as session:
         with open_port(session.url) as port:
             link = Link(port, name=f"firmware in QEMU {machine.name}", trace=options.trace)

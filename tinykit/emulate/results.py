@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinykit.emulate.estimate import CycleEstimate
+from tinykit.emulate.isa import CLASS_DESCRIPTIONS
 from tinykit.firmware.build import FirmwareSizes
 from tinykit.ui import format_table, human_bytes
 
@@ -71,6 +73,10 @@ class BenchResult:
     firmware_elf: str = ""
     project_dir: str = ""
     seconds: Mapping[str, float] = field(default_factory=dict)
+    #: Cycles estimated from executed instruction classes and the core's published
+    #: timings (QEMU only; tinykit.emulate.cycles), and why there is none when wanted.
+    cycle_estimate: CycleEstimate | None = None
+    cycle_estimate_note: str = ""
 
     @property
     def count_per_inference(self) -> int | None:
@@ -98,6 +104,12 @@ class BenchResult:
         if count is None or not self.clock_hz:
             return None
         mhz = self.clock_hz / 1e6
+        if self.count_unit == "instructions" and self.cycle_estimate is not None:
+            cpi = round(self.cycle_estimate.cycles / count, 3) if count else None
+            note = (f"estimate at {mhz:g} MHz ([clock] hz of {self.target}) of the "
+                    f"estimated cycles ({self.cycle_estimate.core} timings, zero wait states)")
+            return {"ms": round(self.cycle_estimate.cycles / self.clock_hz * 1e3, 4),
+                    "clock_hz": self.clock_hz, "cycles_per_instruction": cpi, "note": note}
         if self.count_unit == "instructions":
             cpi = ASSUMED_CYCLES_PER_INSTRUCTION
             note = (f"estimate at {mhz:g} MHz ([clock] hz of {self.target}), assuming "
@@ -119,8 +131,12 @@ class BenchResult:
             return None
         return round(count / self.counter_hz * 1e3, 4)
 
+    def _layer_estimate(self, index: int) -> int | None:
+        per_layer = self.cycle_estimate.per_layer if self.cycle_estimate else ()
+        return per_layer[index] if index < len(per_layer) else None
+
     def to_json(self) -> dict[str, Any]:
-        unit = self.count_unit
+        unit, cycles = self.count_unit, self.cycle_estimate
         sizes = self.sizes.to_json() if self.sizes else None
         return {
             "target": self.target, "model": self.model, "model_sha256": self.model_sha256,
@@ -137,9 +153,14 @@ class BenchResult:
             "per_layer": [
                 {"index": layer.index, "type": layer.type,
                  "instructions": layer.count if unit == "instructions" else None,
-                 "cycles": layer.count if unit == "cycles" else None}
+                 "cycles": layer.count if unit == "cycles" else None,
+                 **({"estimated_cycles": self._layer_estimate(layer.index)} if cycles else {})}
                 for layer in self.per_layer
             ],
+            "estimated_cycles": cycles.cycles if cycles else None,
+            "cycle_estimate": cycles.to_json() if cycles else (
+                {"label": "estimate", "note": self.cycle_estimate_note}
+                if self.cycle_estimate_note else None),
             "per_layer_hook_overhead": self.hook_overhead if self.per_layer else None,
             "flash_bytes": sizes["flash_bytes"] if sizes else None,
             "ram_bytes": sizes["ram_bytes"] if sizes else None,
@@ -165,6 +186,7 @@ class BenchResult:
             spread = "" if len(self.counts) == 1 else (
                 f" (the most of {len(self.counts)} samples; the least {min(self.counts):,})")
             lines.append(f"  {self.count_unit:<13} {count:,} per inference{spread}")
+        lines += self._cycle_lines()
         if self.sizes is not None:
             lines += self._size_lines(self.sizes)
         estimate = self.estimate()
@@ -177,7 +199,33 @@ class BenchResult:
             lines.append(f"  note          {self.note}")
         if self.per_layer:
             lines += ["", self._layer_table()]
+        if self.cycle_estimate is not None:
+            lines += ["", self._class_table(self.cycle_estimate)]
         return "\n".join(lines)
+
+    def _cycle_lines(self) -> list[str]:
+        estimate = self.cycle_estimate
+        if estimate is None:
+            return [f"  cycles        {self.cycle_estimate_note}"] \
+                if self.cycle_estimate_note else []
+        lines = [f"  est. cycles   ~{estimate.cycles:,} per inference, an ESTIMATE (range "
+                 f"{estimate.low:,} to {estimate.high:,})",
+                 f"                from the executed instruction classes and {estimate.source}; "
+                 f"{estimate.assumptions[0]}"]
+        if estimate.note:
+            lines.append(f"                ({estimate.note})")
+        return lines
+
+    @staticmethod
+    def _class_table(estimate: CycleEstimate) -> str:
+        total = sum(line.cycles for line in estimate.per_class) or 1
+        rows = [(line.cls, line.instructions, line.taken, round(line.cycles),
+                 f"{100 * line.cycles / total:.1f}%", CLASS_DESCRIPTIONS[line.cls])
+                for line in estimate.per_class]
+        table = format_table(("class", "instructions", "taken", "est. cycles", "share",
+                              "what"), rows)
+        return table + f"\n(cycles are an estimate for {estimate.core}; see the JSON for " \
+                       "the timing source and assumptions)"
 
     def runner_text(self) -> str:
         if self.machine:
@@ -209,8 +257,12 @@ class BenchResult:
 
     def _layer_table(self) -> str:
         total = sum(layer.count for layer in self.per_layer) or 1
-        rows = [(layer.index, layer.type, layer.count, f"{100 * layer.count / total:.1f}%")
+        estimated = self.cycle_estimate is not None and \
+            len(self.cycle_estimate.per_layer) == len(self.per_layer)
+        rows = [(layer.index, layer.type, layer.count, f"{100 * layer.count / total:.1f}%",
+                 *([self._layer_estimate(layer.index)] if estimated else []))
                 for layer in self.per_layer]
-        table = format_table(("#", "op", self.count_unit, "share"), rows)
+        headers = ("#", "op", self.count_unit, "share", *(["est. cycles"] if estimated else []))
+        table = format_table(headers, rows)
         return table + (f"\n(per-layer counts include the layer hook: "
                         f"{self.hook_overhead:,} {self.count_unit} in all)")
