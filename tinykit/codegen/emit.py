@@ -16,7 +16,7 @@ from tinykit.codegen.csyntax import comment_text, float_literal, string_literal
 from tinykit.codegen.program import CArray, Program, render_array, render_struct
 from tinykit.tflite.model import Subgraph, Tensor
 
-KERNELS_ABI = 1
+KERNELS_ABI = 2
 _ID_PLACEHOLDER = "@SOURCE_ID@"
 
 
@@ -86,6 +86,8 @@ def render_header(program: Program, graph: Subgraph, inputs: list[IoTensor],
         f"void  *{p}_output(int i);          /* buffer of output i, inside the arena */",
         f"size_t {p}_output_bytes(int i);",
         f"const char *{p}_op_type(int step);   /* builtin name of the op run at step `step` */",
+        f"const char *{p}_op_kernel(int step); /* C kernel and version, e.g. \"tk_conv2d_im2col_s8 "
+        "(dsp)\"; \"\" for views */",
         f"int    {p}_op_index(int step);       /* its index in the .tflite (= step unless the",
         "                                      * planner reordered branches); -1 if none */",
         f"void   {p}_set_op_hook(void (*hook)(int step)); /* before each step; NULL disables */",
@@ -120,10 +122,16 @@ def render_source(program: Program, graph: Subgraph, inputs: list[IoTensor],
         lines.append(text)
     # Steps run in the planner's order: the op types and the hook follow the steps.
     names = ", ".join(string_literal(op.opcode) for op in program.ops) or "0"
+    kernel_names = ", ".join(f"TK_KERNEL_NAME({op.kernel})" if op.kernel else '""'
+                             for op in program.ops) or "0"
     lines += [
         "/* builtin op type of the op run at each step, for per-layer reports */",
         f"static const char *const {p}_const_op_types[{max(1, len(program.ops))}] = "
         f"{{{names}}};", "",
+        "/* C kernel of the op run at each step and the version the compiler built "
+        "(tinykit_kernels.h) */",
+        f"static const char *const {p}_const_op_kernels[{max(1, len(program.ops))}] = "
+        f"{{{kernel_names}}};", "",
         "/* ---- the arena: every activation, at offsets planned ahead ---- */",
         f"static union {{ uint8_t bytes[{m}_ARENA_BYTES > 0 ? {m}_ARENA_BYTES : 1]; "
         f"uint64_t align; }} {p}_arena TK_ALIGNED(16);",
@@ -142,6 +150,9 @@ def render_source(program: Program, graph: Subgraph, inputs: list[IoTensor],
         f"const char *{p}_op_type(int op_index)", "{",
         f"    return (op_index >= 0 && op_index < {m}_NUM_OPS) ? "
         f"{p}_const_op_types[op_index] : NULL;", "}", "",
+        f"const char *{p}_op_kernel(int step)", "{",
+        f"    return (step >= 0 && step < {m}_NUM_OPS) ? {p}_const_op_kernels[step] : NULL;",
+        "}", "",
         *_op_index_lines(program),
         f"void {p}_set_op_hook(void (*hook)(int op_index))", "{", f"    {p}_hook = hook;",
         "}", "",

@@ -20,14 +20,22 @@ from tinykit.codegen.csyntax import check_model_name, comment_text
 from tinykit.codegen.emit import IoTensor, banner, finish, render_header, render_source
 from tinykit.codegen.graph import Folded, check_supported, fold_constants
 from tinykit.codegen.program import C_TYPES, CArray, OpCode, OpContext, Program
-from tinykit.codegen.registry import KERNELS, op_alignment, streaming_ops
+from tinykit.codegen.registry import (
+    KERNEL_STREAMING,
+    KERNELS,
+    kernel_choice,
+    op_alignment,
+    streaming_ops,
+)
 from tinykit.errors import UnsupportedError
 from tinykit.fsutil import write_text_atomic
 from tinykit.tflite.model import Model, Operator, Subgraph
 from tinykit.tflite.plancheck import check_plan
 from tinykit.tflite.planner import MemoryPlan, plan_memory
 
-KERNEL_FILES = ("tinykit_kernels.h", "tinykit_kernels.c")
+#: The shared kernel sources, copied next to every generated model (headers first).
+KERNEL_FILES = ("tinykit_kernels.h", "tk_internal.h", "tinykit_kernels.c", "tk_conv.c",
+                "tk_dwconv.c", "tk_fc.c")
 _CTYPE_BYTES = {ctype: size for ctype, size in C_TYPES.values()}
 
 
@@ -84,12 +92,41 @@ def plan_arena(graph: Subgraph, scratch: dict[int, int] | None = None) -> Memory
     kernels need. An unsound plan is a bug in tinykit, never silently generated.
     """
     streaming, alignment = streaming_ops(), op_alignment()
-    plan = plan_memory(graph, scratch=scratch, streaming_ops=streaming,
-                       op_alignment=alignment)
-    problems = check_plan(graph, plan, streaming_ops=streaming, op_alignment=alignment)
+    kinds = op_streaming(graph)
+    plan = plan_memory(graph, scratch=scratch or {}, streaming_ops=streaming,
+                       op_streaming=kinds, op_alignment=alignment)
+    problems = check_plan(graph, plan, streaming_ops=streaming, op_streaming=kinds,
+                          op_alignment=alignment)
     if problems:
         raise AssertionError("tinykit's memory plan is unsound: " + "; ".join(problems[:5]))
     return plan
+
+
+def op_streaming(graph: Subgraph) -> dict[int, str | None]:
+    """Op -> streaming kind of the kernel it calls, where that differs from its op type's
+    (`KERNEL_STREAMING`; None: the kernel does not stream, its output stays apart)."""
+    table = streaming_ops()
+    kinds: dict[int, str | None] = {}
+    for op in graph.operators:
+        if op.opcode not in table:
+            continue
+        choice = kernel_choice(graph, op)
+        kind = KERNEL_STREAMING.get(choice.kernel) if choice.streaming else None
+        if kind != table[op.opcode]:
+            kinds[op.index] = kind
+    return kinds
+
+
+def scratch_requests(graph: Subgraph, folded: Folded) -> dict[int, int]:
+    """Bytes of arena scratch each op's kernel needs while it runs (ops that need some)."""
+    requests = {}
+    for op in graph.operators:
+        if op.index in folded.ops or KERNELS[op.opcode].lower is None:
+            continue
+        size = kernel_choice(graph, op).scratch_bytes
+        if size:
+            requests[op.index] = size
+    return requests
 
 
 def _io(graph: Subgraph, plan: MemoryPlan, indices: tuple[int, ...]) -> tuple[IoTensor, ...]:
@@ -104,7 +141,7 @@ def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
         raise UnsupportedError("the model has no ops")
     check_supported(graph)
     folded = fold_constants(graph)
-    plan = plan_arena(graph)
+    plan = plan_arena(graph, scratch_requests(graph, folded))
     program = Program(prefix=name)
     for index in plan.order:  # the planner's execution order (usually the file's)
         _lower_op(program, graph, graph.operators[index], plan, folded)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinykit.codegen import kernels
 from tinykit.codegen.common import (
     check_int16,
     fused_range,
@@ -26,6 +27,8 @@ from tinykit.codegen.quant import f32, quantize_multiplier
 from tinykit.tflite.model import Tensor
 
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
+#: Kernels whose last argument is the op's scratch buffer in the arena.
+SCRATCH_KERNELS = frozenset({"tk_conv2d_im2col_s8", "tk_depthwise_conv2d_rows_s8"})
 
 
 def _filter_scales(ctx: OpContext, weights: Tensor, channels: int, axis: int) -> list[float]:
@@ -74,7 +77,7 @@ def _folded_bias(ctx: OpContext, channels: int, filter_sums: np.ndarray,
 def _conv_arrays(ctx: OpContext, weights: np.ndarray, bias: list[int],
                  multipliers: list[int], shifts: list[int]) -> dict[str, str]:
     return {
-        "filter": ctx.array("filter", "int8_t", weights, "weights"),
+        "filter": ctx.array("filter", "int8_t", weights, "weights", align=16),
         "bias": ctx.array("bias", "int32_t", bias, "bias - input zero point * sum(weights)"),
         "multiplier": ctx.array("multiplier", "int32_t", multipliers, "requantization"),
         "shift": ctx.array("shift", "int8_t", shifts, "requantization exponents"),
@@ -109,37 +112,62 @@ def _geometry(ctx: OpContext, input_t: Tensor, output_t: Tensor, k_h: int,
 
 
 def _emit_conv(ctx: OpContext, kernel: str, geometry: dict[str, int], arrays: dict[str, str],
-               extra: dict[str, int], input_zp: int, output_zp: int,
-               act: tuple[int, int]) -> None:
+               extra: dict[str, int], quant: tuple[int, int, int, int, bool]) -> None:
+    """The parameter struct and the call; quant = (zp_in, zp_out, act_min, act_max, fast)."""
+    input_zp, output_zp, act_min, act_max, fast = quant
     fields: list[tuple[str, object]] = list(arrays.items())
     fields += list(geometry.items()) + list(extra.items())
     fields += [("input_zero_point", input_zp), ("output_zero_point", output_zp),
-               ("act_min", act[0]), ("act_max", act[1])]
+               ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(fast))]
     name = ctx.struct("tk_conv_params", fields)
-    ctx.call(f"{kernel}(&{name}, {ctx.data(ctx.input(0))}, {ctx.arena(ctx.output())});")
+    args = [f"&{name}", ctx.data(ctx.input(0)), ctx.arena(ctx.output())]
+    if kernel in SCRATCH_KERNELS:
+        args.append(ctx.scratch())
+    ctx.call(f"{kernel}({', '.join(args)});")
+
+
+def _conv_weights(ctx: OpContext) -> np.ndarray:
+    weights = ctx.static_data(ctx.input(1), "weights")
+    if weights.ndim != 4:
+        raise ctx.error(f"its weights have shape {list(weights.shape)}; OHWI was expected")
+    return weights
 
 
 def lower_conv2d(ctx: OpContext) -> None:
     input_t, weights_t, output_t = ctx.input(0), ctx.input(1), ctx.output()
     require_int8(ctx, input_t, output_t)
-    weights = ctx.static_data(weights_t, "weights")
-    if weights.ndim != 4:
-        raise ctx.error(f"its weights have shape {list(weights.shape)}; OHWI was expected")
+    weights = _conv_weights(ctx)
     out_c, k_h, k_w, filter_c = weights.shape
     geometry = _geometry(ctx, input_t, output_t, k_h, k_w)
     if geometry["in_c"] % filter_c or out_c % (geometry["in_c"] // filter_c):
         raise ctx.error(f"{geometry['in_c']} input channels do not split into groups of "
                         f"{filter_c}")
+    scales = _filter_scales(ctx, weights_t, out_c, axis=0)
+    sums = weights.reshape(out_c, -1).astype(np.int64).sum(axis=1)
+    groups = geometry["in_c"] // filter_c
+    _lower_conv_like(ctx, weights, scales, sums, geometry, groups)
+
+
+def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
+                     sums: np.ndarray, geometry: dict[str, int], groups: int) -> None:
+    """A convolution with OHWI `weights`: the im2col kernel, or the grouped one."""
+    input_t, output_t = ctx.input(0), ctx.output()
+    out_c, k_h, k_w, filter_c = weights.shape
     in_scale, in_zp = qparams(ctx, input_t)
     out_scale, out_zp = qparams(ctx, output_t)
-    scales = _filter_scales(ctx, weights_t, out_c, axis=0)
     multipliers, shifts = _per_channel_multipliers(in_scale, scales, out_scale)
-    sums = weights.reshape(out_c, -1).astype(np.int64).sum(axis=1)
     bias = _folded_bias(ctx, out_c, sums, in_zp)
+    extra = {"groups": groups, "depth_multiplier": 1, "k_pad": 0}
+    kernel = "tk_conv2d_s8"
+    if groups == 1:
+        kernel = "tk_conv2d_im2col_s8"
+        extra["k_pad"] = kernels.conv_k_pad(k_h, k_w, filter_c)
+        check_int16(ctx, k_pad=extra["k_pad"])
+        weights = kernels.im2col_weights(weights, extra["k_pad"])
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
-    extra = {"groups": geometry["in_c"] // filter_c, "depth_multiplier": 1}
-    _emit_conv(ctx, "tk_conv2d_s8", geometry, arrays, extra, in_zp, out_zp,
-               fused_range(ctx, output_t))
+    act_min, act_max = fused_range(ctx, output_t)
+    _emit_conv(ctx, kernel, geometry, arrays, extra,
+               (in_zp, out_zp, act_min, act_max, kernels.fast_requant(shifts)))
 
 
 def lower_depthwise_conv2d(ctx: OpContext) -> None:
@@ -154,16 +182,23 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     in_c = geometry["in_c"]
     if out_c != geometry["out_c"] or out_c % in_c:
         raise ctx.error(f"{out_c} output channels are not a multiple of {in_c} input channels")
+    scales = _filter_scales(ctx, weights_t, out_c, axis=3)
+    sums = weights.reshape(-1, out_c).astype(np.int64).sum(axis=0)
+    choice = kernels.choose_depthwise(ctx.graph, ctx.op)
+    if choice.kernel == "tk_conv2d_im2col_s8":
+        # One input channel: a plain convolution with out_c filters of depth 1.
+        ohwi = np.ascontiguousarray(weights.transpose(3, 1, 2, 0))
+        _lower_conv_like(ctx, ohwi, scales, sums, geometry, groups=1)
+        return
     in_scale, in_zp = qparams(ctx, input_t)
     out_scale, out_zp = qparams(ctx, output_t)
-    scales = _filter_scales(ctx, weights_t, out_c, axis=3)
     multipliers, shifts = _per_channel_multipliers(in_scale, scales, out_scale)
-    sums = weights.reshape(-1, out_c).astype(np.int64).sum(axis=0)
     bias = _folded_bias(ctx, out_c, sums, in_zp)
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
-    extra = {"groups": 1, "depth_multiplier": out_c // in_c}
-    _emit_conv(ctx, "tk_depthwise_conv2d_s8", geometry, arrays, extra, in_zp, out_zp,
-               fused_range(ctx, output_t))
+    extra = {"groups": 1, "depth_multiplier": out_c // in_c, "k_pad": 0}
+    act_min, act_max = fused_range(ctx, output_t)
+    _emit_conv(ctx, choice.kernel, geometry, arrays, extra,
+               (in_zp, out_zp, act_min, act_max, kernels.fast_requant(shifts)))
 
 
 def lower_fully_connected(ctx: OpContext) -> None:
@@ -196,14 +231,19 @@ def lower_fully_connected(ctx: OpContext) -> None:
         multipliers, shifts = [multiplier], [shift]
     bias = _folded_bias(ctx, out_depth, weights.astype(np.int64).sum(axis=1), in_zp)
     act_min, act_max = fused_range(ctx, output_t)
+    blocked = kernels.fc_blocked_weights(weights)
     fields: list[tuple[str, object]] = [
-        ("weights", ctx.array("weights", "int8_t", weights, "weights [out][in]")),
+        ("weights", ctx.array("weights", "int8_t", blocked,
+                              "weights in blocks of 4 rows [out/4][in/4][4][4]", align=16)),
         ("bias", ctx.array("bias", "int32_t", bias, "bias - input zero point * sum(row)")),
         ("multiplier", ctx.array("multiplier", "int32_t", multipliers, "requantization")),
         ("shift", ctx.array("shift", "int8_t", shifts, "requantization exponents")),
         ("batches", input_t.num_elements // in_depth), ("in_depth", in_depth),
-        ("out_depth", out_depth), ("per_channel", int(per_channel)),
-        ("output_zero_point", out_zp), ("act_min", act_min), ("act_max", act_max),
+        ("out_depth", out_depth), ("in_pad", kernels.fc_in_pad(in_depth)),
+        ("per_channel", int(per_channel)), ("output_zero_point", out_zp),
+        ("act_min", act_min), ("act_max", act_max),
+        ("fast_requant", int(kernels.fast_requant(shifts))),
     ]
     name = ctx.struct("tk_fc_params", fields)
-    ctx.call(f"tk_fully_connected_s8(&{name}, {ctx.data(input_t)}, {ctx.arena(output_t)});")
+    ctx.call(f"tk_fully_connected_s8(&{name}, {ctx.data(input_t)}, {ctx.arena(output_t)}, "
+             f"{ctx.scratch()});")

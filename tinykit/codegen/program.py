@@ -8,6 +8,7 @@ then lays the `Program` out as C text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,6 +18,9 @@ import numpy as np
 from tinykit.codegen.csyntax import comment_text, identifier, int_list
 from tinykit.errors import UnsupportedError
 from tinykit.tflite.model import Operator, Subgraph, Tensor
+
+#: A statement that starts with a kernel call: `tk_name(...`.
+_KERNEL_CALL = re.compile(r"(tk_[a-z0-9_]+)\(")
 
 #: numpy dtype name -> (C type, bytes).
 C_TYPES: dict[str, tuple[str, int]] = {
@@ -33,6 +37,8 @@ class ArenaPlan(Protocol):
 
     def offset(self, tensor_index: int) -> int: ...
 
+    def scratch_offset(self, op_index: int) -> int: ...
+
 
 @dataclass
 class CArray:
@@ -42,6 +48,8 @@ class CArray:
     ctype: str
     values: Sequence[int]
     comment: str
+    #: Byte alignment (TK_ALIGNED) when kernels read the array in words or vectors.
+    align: int = 0
 
 
 @dataclass
@@ -62,6 +70,8 @@ class OpCode:
     opcode: str
     comment: str
     statements: list[str] = field(default_factory=list)
+    #: The C kernel the op calls ("" for views and ops folded at generation time).
+    kernel: str = ""
 
 
 @dataclass
@@ -155,11 +165,11 @@ class OpContext:
 
     # -- constants and calls -----------------------------------------------------------------
     def array(self, suffix: str, ctype: str, values: Sequence[int] | np.ndarray,
-              comment: str) -> str:
+              comment: str, align: int = 0) -> str:
         """A const array for this op: `<prefix>_const_op<index>_<suffix>`; returns its name."""
         name = f"{self.program.prefix}_const_op{self.op.index}_{suffix}"
         flat = np.asarray(values).reshape(-1).tolist()
-        return self.program.add(CArray(name, ctype, flat, comment))
+        return self.program.add(CArray(name, ctype, flat, comment, align))
 
     def struct(self, ctype: str, fields: list[tuple[str, object]], suffix: str = "") -> str:
         """The op's const parameter struct; returns its name."""
@@ -168,7 +178,16 @@ class OpContext:
         return self.program.add(CStruct(name, ctype, rendered, f"op {self.op.index} parameters"))
 
     def call(self, statement: str) -> None:
+        """Append a C statement; the first kernel it calls becomes the op's kernel."""
+        called = _KERNEL_CALL.match(statement)
+        if called and not self.code.kernel:
+            self.code.kernel = called.group(1)
         self.code.statements.append(statement)
+
+    def scratch(self) -> str:
+        """C expression (void *) of this op's scratch buffer in the arena."""
+        offset = self.plan.scratch_offset(self.op.index)
+        return f"{self.program.prefix.upper()}_ARENA({offset})"
 
     # -- errors -----------------------------------------------------------------------------
     def error(self, problem: str, hint: str | None = None) -> UnsupportedError:
@@ -183,8 +202,9 @@ def render_array(item: CArray) -> str:
     """C text of a const array."""
     count = max(1, len(item.values))
     body = int_list(item.values)
+    aligned = f" TK_ALIGNED({item.align})" if item.align else ""
     return (f"/* {item.comment} */\n"
-            f"static const {item.ctype} {item.name}[{count}] = {{\n{body}\n}};\n")
+            f"static const {item.ctype} {item.name}[{count}]{aligned} = {{\n{body}\n}};\n")
 
 
 def render_struct(item: CStruct) -> str:

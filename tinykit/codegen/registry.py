@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tinykit.codegen import kernels as choice
 from tinykit.codegen import lower_conv as conv
 from tinykit.codegen import lower_elementwise as ew
 from tinykit.codegen import lower_shape as shape
+from tinykit.codegen.kernels import KernelChoice
 from tinykit.codegen.program import OpContext
+from tinykit.tflite.model import Operator, Subgraph
+
+#: Picks the kernel of one op from its shapes (before the memory plan: scratch bytes).
+Chooser = Callable[[Subgraph, Operator], KernelChoice]
 
 
 @dataclass(frozen=True)
@@ -34,36 +40,50 @@ class KernelEntry:
     summary: str
     streaming: str | None = None
     align: int = 1
+    #: Picks one of `kernels` for an op instance (None: the op always calls kernels[0]).
+    choose: Chooser | None = None
 
 
 def _entry(op: str, lower: Callable[[OpContext], None] | None, kernels: str,
-           summary: str) -> KernelEntry:
+           summary: str, choose: Chooser | None = None) -> KernelEntry:
     return KernelEntry(op, lower, tuple(kernels.split()), summary,
-                       _STREAMING.get(op), _ALIGN.get(op, 1))
+                       _STREAMING.get(op), _ALIGN.get(op, 1), choose)
 
 
 # Whether each op's kernels honour the streaming contract, and the alignment they need.
 # Change a kernel's loop order or its loads, and change these (and the planner's tables
 # tinykit.tflite.streaming.STREAMING_OPS / tinykit.tflite.alignment.OP_ALIGNMENT).
 _STREAMING = {
-    "CONV_2D": "rows", "DEPTHWISE_CONV_2D": "rows",
-    "AVERAGE_POOL_2D": "rows", "MAX_POOL_2D": "rows",
+    "CONV_2D": "tiles", "DEPTHWISE_CONV_2D": "tiles",
+    "AVERAGE_POOL_2D": "tiles", "MAX_POOL_2D": "tiles",
     **dict.fromkeys(("ADD", "SUB", "MUL", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU",
                      "HARD_SWISH", "LOGISTIC", "TANH", "QUANTIZE", "DEQUANTIZE"), "elements"),
 }
 _ALIGN = dict.fromkeys(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
                         "MAX_POOL_2D", "ADD", "SUB", "MUL"), 4)
 
+#: C kernel -> the streaming kind every version of it honours (docs/codegen.md); the
+#: planner reads the kind of the kernel each op actually calls. Absent: no streaming.
+KERNEL_STREAMING = {
+    "tk_conv2d_s8": "tiles", "tk_conv2d_im2col_s8": "tiles", "tk_depthwise_conv2d_s8": "tiles",
+    "tk_depthwise_conv2d_rows_s8": "ring",
+    "tk_average_pool_s8": "tiles", "tk_max_pool_s8": "tiles",
+    "tk_binary_s8": "elements", "tk_lut_s8": "elements",
+    "tk_quantize_f32_s8": "elements", "tk_dequantize_s8_f32": "elements",
+}
+
 
 _ENTRIES = (
-    _entry("CONV_2D", conv.lower_conv2d, "tk_conv2d_s8",
+    _entry("CONV_2D", conv.lower_conv2d, "tk_conv2d_im2col_s8 tk_conv2d_s8",
            "int8, per-channel or per-tensor weights, any stride/dilation, SAME/VALID, groups, "
-           "fused RELU/RELU6/RELU_N1_TO_1"),
-    _entry("DEPTHWISE_CONV_2D", conv.lower_depthwise_conv2d, "tk_depthwise_conv2d_s8",
-           "int8, any depth multiplier, stride, dilation, SAME/VALID, fused activation"),
+           "fused RELU/RELU6/RELU_N1_TO_1", choice.choose_conv),
+    _entry("DEPTHWISE_CONV_2D", conv.lower_depthwise_conv2d,
+           "tk_depthwise_conv2d_rows_s8 tk_conv2d_im2col_s8 tk_depthwise_conv2d_s8",
+           "int8, any depth multiplier, stride, dilation, SAME/VALID, fused activation",
+           choice.choose_depthwise),
     _entry("FULLY_CONNECTED", conv.lower_fully_connected, "tk_fully_connected_s8",
            "int8, per-tensor or per-channel weights, optional bias, any batch, "
-           "keep_num_dims"),
+           "keep_num_dims", choice.choose_fully_connected),
     _entry("AVERAGE_POOL_2D", ew.lower_average_pool, "tk_average_pool_s8",
            "int8, any window and stride, SAME/VALID (edge windows average valid cells)"),
     _entry("MAX_POOL_2D", ew.lower_max_pool, "tk_max_pool_s8",
@@ -115,6 +135,14 @@ _ENTRIES = (
 )
 
 KERNELS: dict[str, KernelEntry] = {entry.op: entry for entry in _ENTRIES}
+
+
+def kernel_choice(graph: Subgraph, op: Operator) -> KernelChoice:
+    """The kernel an op will call, with its scratch bytes and output-order guarantees."""
+    entry = KERNELS[op.opcode]
+    if entry.choose is not None:
+        return entry.choose(graph, op)
+    return KernelChoice(entry.kernels[0] if entry.kernels else "")
 
 
 def streaming_ops() -> dict[str, str]:

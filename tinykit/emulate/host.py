@@ -114,26 +114,31 @@ def _run_compiler(command: list[str], compiler: str) -> None:
                                   "codegen`; please report it with the model")
 
 
-def _kernels_object(source_dir: Path, compiler: str, flags: Sequence[str]) -> Path:
+def _kernel_objects(source_dir: Path, compiler: str, flags: Sequence[str]) -> list[Path]:
     """The shared kernels compiled once per compiler, flags and kernel source.
 
-    The kernels are the same bytes for every model, so their object file is cached in
-    the temp dir (keyed by a hash of all that went into it) and reused by every build.
+    The kernels are the same bytes for every model, so their object files are cached in
+    the temp dir (keyed by a hash of all that went into them) and reused by every build.
     """
+    from tinykit.codegen.generate import KERNEL_FILES
+
     path = shutil.which(compiler) or compiler
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
     key = hashlib.sha256("\0".join([os.path.realpath(path), version, *flags]).encode())
-    for name in ("tinykit_kernels.h", "tinykit_kernels.c"):
+    for name in KERNEL_FILES:
         key.update((source_dir / name).read_bytes())
     folder = Path(tempfile.gettempdir()) / "tinykit-host-kernels"
-    target = folder / f"tinykit_kernels-{key.hexdigest()[:20]}.o"
-    if not target.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f".{target.name}.{os.getpid()}.tmp"
-        _run_compiler([compiler, *flags, "-I", str(source_dir), "-c",
-                       str(source_dir / "tinykit_kernels.c"), "-o", str(partial)], compiler)
-        os.replace(partial, target)  # atomic: a cached object is always complete
-    return target
+    objects = []
+    for name in (n for n in KERNEL_FILES if n.endswith(".c")):
+        target = folder / f"{Path(name).stem}-{key.hexdigest()[:20]}.o"
+        if not target.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f".{target.name}.{os.getpid()}.tmp"
+            _run_compiler([compiler, *flags, "-I", str(source_dir), "-c",
+                           str(source_dir / name), "-o", str(partial)], compiler)
+            os.replace(partial, target)  # atomic: a cached object is always complete
+        objects.append(target)
+    return objects
 
 
 def compile_host(source_dir: Path, name: str, exe: Path, *, cc: str | None = None,
@@ -141,12 +146,12 @@ def compile_host(source_dir: Path, name: str, exe: Path, *, cc: str | None = Non
     """Build the generated folder and the harness into `exe` with strict warnings."""
     compiler = find_host_compiler(cc)
     flags = [*STRICT_CFLAGS, optimize]
-    kernels = _kernels_object(source_dir, compiler, flags)
+    kernels = _kernel_objects(source_dir, compiler, flags)
     harness = exe.with_name("tinykit_host_main.c")
     harness.write_text(harness_source(name), encoding="utf-8")
     sources = [harness, source_dir / f"{name}.c", *extra_sources]
-    _run_compiler([compiler, *flags, "-I", str(source_dir), *map(str, sources), str(kernels),
-                   "-o", str(exe), "-lm"], compiler)
+    _run_compiler([compiler, *flags, "-I", str(source_dir), *map(str, sources),
+                   *map(str, kernels), "-o", str(exe), "-lm"], compiler)
     return exe
 
 

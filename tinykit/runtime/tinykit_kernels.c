@@ -130,27 +130,6 @@ void tk_depthwise_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t
     }
 }
 
-/* ---- FULLY_CONNECTED -------------------------------------------------------- */
-
-void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *output)
-{
-    int32_t b, o, i;
-
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *x = input + b * p->in_depth;
-        for (o = 0; o < p->out_depth; ++o) {
-            const int8_t *w = p->weights + o * p->in_depth;
-            const int32_t q = p->per_channel ? o : 0;
-            int32_t acc = p->bias[o];
-            for (i = 0; i < p->in_depth; ++i) {
-                acc += (int32_t)w[i] * x[i];
-            }
-            acc = tk_multiply_by_quantized_multiplier(acc, p->multiplier[q], p->shift[q]);
-            *output++ = tk_clamp_s8(acc + p->output_zero_point, p->act_min, p->act_max);
-        }
-    }
-}
-
 /* ---- pooling ---------------------------------------------------------------- */
 
 /* The window of output (oy, ox) clipped to the image: [y0, y1) x [x0, x1). */

@@ -27,10 +27,69 @@ extern "C" {
 
 /* Bumped whenever a parameter struct or a kernel signature changes; every
  * generated model checks it at compile time. */
-#define TK_KERNELS_ABI 1
+#define TK_KERNELS_ABI 2
 
 /* Most dimensions a generic (copy, broadcast, reduce) kernel walks. */
 #define TK_MAX_DIMS 6
+
+/* ---- which version of each kernel this build compiles --------------------------
+ * Chosen at compile time from the compiler's macros for the core:
+ *   "mve"      Helium (Cortex-M55)             __ARM_FEATURE_MVE
+ *   "dsp"      the DSP extension (M4, M7, M33)  __ARM_FEATURE_DSP
+ *   "armv6m"   Cortex-M0/M0+                    __ARM_ARCH_6M__ (no long multiply)
+ *   "portable" anything else (Cortex-M3, hosts)
+ * Define TK_NO_MVE or TK_NO_DSP to build a lower version. TK_KERNEL_NAME(k) is the
+ * kernel's name and version as a string literal, e.g. "tk_conv2d_im2col_s8 (dsp)". */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(TK_NO_MVE) && \
+    !defined(TK_NO_DSP)
+#define TK_ISA_MVE 1
+#endif
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(TK_NO_DSP)
+#define TK_ISA_DSP 1
+#endif
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
+#define TK_ISA_V6M 1
+#endif
+
+#if defined(TK_ISA_MVE)
+#define TK_ISA_VECTOR "mve"
+#elif defined(TK_ISA_DSP)
+#define TK_ISA_VECTOR "dsp"
+#elif defined(TK_ISA_V6M)
+#define TK_ISA_VECTOR "armv6m"
+#else
+#define TK_ISA_VECTOR "portable"
+#endif
+#if defined(TK_ISA_DSP)
+#define TK_ISA_SIMD32 "dsp"
+#elif defined(TK_ISA_V6M)
+#define TK_ISA_SIMD32 "armv6m"
+#else
+#define TK_ISA_SIMD32 "portable"
+#endif
+
+/* The version each kernel builds (one macro per kernel; a test checks the list is
+ * complete). TK_ISA_VECTOR kernels have MVE, DSP, ARMv6-M and portable versions;
+ * TK_ISA_SIMD32 ones DSP, ARMv6-M and portable; the others are the same C everywhere. */
+#define TK_ISA_tk_conv2d_im2col_s8 TK_ISA_VECTOR
+#define TK_ISA_tk_fully_connected_s8 TK_ISA_VECTOR
+#define TK_ISA_tk_depthwise_conv2d_rows_s8 TK_ISA_SIMD32
+#define TK_ISA_tk_conv2d_s8 "portable"
+#define TK_ISA_tk_depthwise_conv2d_s8 "portable"
+#define TK_ISA_tk_average_pool_s8 "portable"
+#define TK_ISA_tk_max_pool_s8 "portable"
+#define TK_ISA_tk_mean_s8 "portable"
+#define TK_ISA_tk_binary_s8 "portable"
+#define TK_ISA_tk_lut_s8 "portable"
+#define TK_ISA_tk_softmax_s8 "portable"
+#define TK_ISA_tk_copy_nd "portable"
+#define TK_ISA_tk_fill_s8 "portable"
+#define TK_ISA_tk_resize_nearest "portable"
+#define TK_ISA_tk_space_to_batch "portable"
+#define TK_ISA_tk_batch_to_space "portable"
+#define TK_ISA_tk_quantize_f32_s8 "portable"
+#define TK_ISA_tk_dequantize_s8_f32 "portable"
+#define TK_KERNEL_NAME(kernel) #kernel " (" TK_ISA_##kernel ")"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TK_ALIGNED(n) __attribute__((aligned(n)))
@@ -42,10 +101,17 @@ extern "C" {
 
 int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift);
 
-/* ---- CONV_2D and DEPTHWISE_CONV_2D --------------------------------------- */
+/* ---- CONV_2D and DEPTHWISE_CONV_2D ---------------------------------------
+ * Filter layouts, by kernel:
+ *   tk_conv2d_s8             [out_c][k_h][k_w][in_c / groups]
+ *   tk_conv2d_im2col_s8      [out_c][k_pad]: (k_h, k_w, in_c) order, zeros up to k_pad
+ *   tk_depthwise_conv2d_s8,
+ *   tk_depthwise_conv2d_rows_s8  [k_h][k_w][out_c]
+ * The kernels that take `scratch` need the bytes the generator computed
+ * (`tk_*_scratch_bytes` in docs/codegen.md), 4-byte aligned; they leave nothing in it. */
 
 typedef struct {
-    const int8_t *filter;      /* conv: [out_c][k_h][k_w][in_c / groups]; dw: [k_h][k_w][out_c] */
+    const int8_t *filter;      /* see the layouts above */
     const int32_t *bias;       /* [out_c]: bias - input_zero_point * sum(filter of out_c) */
     const int32_t *multiplier; /* [out_c] requantization multipliers (Q0.31) */
     const int8_t *shift;       /* [out_c] exponents (> 0: left shift) */
@@ -58,29 +124,40 @@ typedef struct {
     int16_t pad_top, pad_left;
     int16_t groups;           /* conv: in_c / filter depth (1 for a plain conv) */
     int16_t depth_multiplier; /* depthwise: out_c / in_c */
+    int16_t k_pad;            /* im2col: k_h * k_w * in_c rounded up to a multiple of 4 */
     int8_t input_zero_point;  /* padding reads as this value (it adds nothing) */
     int8_t output_zero_point;
     int8_t act_min, act_max;  /* fused activation, quantized */
+    int8_t fast_requant;      /* 1: every shift is in [-23, -2] (one-rounding form) */
 } tk_conv_params;
 
 void tk_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
+void tk_conv2d_im2col_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                         void *scratch);
 void tk_depthwise_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
+void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
+                                  int8_t *output, void *scratch);
 
-/* ---- FULLY_CONNECTED ----------------------------------------------------- */
+/* ---- FULLY_CONNECTED ------------------------------------------------------
+ * Weights in blocks of 4 output rows: [out_pad / 4][in_pad / 4][4 rows][4 inputs],
+ * out_pad and in_pad the depths rounded up to 4 and 16, zeros in the padding. */
 
 typedef struct {
-    const int8_t *weights;     /* [out_depth][in_depth] */
+    const int8_t *weights;     /* blocked, see above */
     const int32_t *bias;       /* [out_depth]: bias - input_zero_point * sum(row) */
     const int32_t *multiplier; /* [out_depth] if per_channel, else [1] */
     const int8_t *shift;       /* same length as multiplier */
     int32_t batches;
     int32_t in_depth, out_depth;
+    int32_t in_pad;            /* in_depth rounded up to 16 */
     int8_t per_channel;
     int8_t output_zero_point;
     int8_t act_min, act_max;
+    int8_t fast_requant;       /* as in tk_conv_params */
 } tk_fc_params;
 
-void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *output);
+void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *output,
+                           void *scratch);
 
 /* ---- AVERAGE_POOL_2D and MAX_POOL_2D ------------------------------------- */
 

@@ -1,0 +1,162 @@
+"""Which C kernel runs each op, what scratch it needs, and the weight layouts it reads.
+
+The choice depends only on the op's shapes and options, so it is made twice with the same
+answer: before the memory plan (scratch bytes per op, for `plan_memory`) and while
+lowering. The version of a kernel (MVE, DSP, ARMv6-M or portable C) is not chosen here:
+the C preprocessor picks it when the generated code is compiled for a core, so one
+generated folder builds for every core. Every version reads the same layouts below.
+
+Layouts (all int8, zeros in the padding; weights are constants, reordering costs nothing):
+- im2col convolutions: [out_c][k_pad], a filter row in (k_h, k_w, in_c) order, k_pad the
+  row length rounded up to 4 (one SXTB16 word);
+- fully connected: blocks of 4 output rows, [out_pad/4][in_pad/4][4 rows][4 inputs],
+  in_pad rounded up to 16 (one Helium vector per row after a VLD4 de-interleave),
+  out_pad up to 4;
+- depthwise: TFLite's own [k_h][k_w][out_c].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinykit.codegen.common import padding_before
+from tinykit.tflite.model import Operator, Subgraph
+
+#: Output pixels per tile of the im2col kernel (all its input is read before it writes).
+CONV_TILE = 4
+#: Requantization shifts for which the one-rounding form is exact (see tk_internal.h).
+FAST_SHIFTS = range(-23, -1)
+#: Above this many bytes of scratch the depthwise ring is not worth its RAM.
+ROWS_LIMIT = 32 * 1024
+#: Kernel rows the ring kernel takes (TK_ROWS_MAX_K in tk_dwconv.c).
+ROWS_MAX_K = 16
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """The C kernel of one op and the arena scratch it needs while it runs.
+
+    Every kernel chosen here honours the streaming kind the registry declares for its op
+    (`KernelEntry.streaming`, the contract in `tinykit.tflite.streaming`) in all its
+    versions; `streaming` False would make the planner keep the op's output apart.
+    """
+
+    kernel: str
+    scratch_bytes: int = 0
+    streaming: bool = True
+
+
+def round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def conv_k_pad(k_h: int, k_w: int, depth: int) -> int:
+    """Length of an im2col filter row: k_h * k_w * depth rounded up to 4."""
+    return round_up(k_h * k_w * depth, 4)
+
+
+#: Bytes of one output channel's requantization record in scratch (tk_rq_record).
+RQ_RECORD = 16
+
+
+def conv_scratch_bytes(k_pad: int, out_c: int) -> int:
+    """Scratch of tk_conv2d_im2col_s8: requantization records, 4 int8 rows, their pairs."""
+    return RQ_RECORD * out_c + 3 * CONV_TILE * k_pad
+
+
+def fc_in_pad(in_depth: int) -> int:
+    return round_up(in_depth, 16)
+
+
+def fc_scratch_bytes(in_depth: int) -> int:
+    """Scratch of tk_fully_connected_s8: one input row as 16-bit pairs (DSP)."""
+    return 2 * fc_in_pad(in_depth)
+
+
+def rows_scratch_bytes(in_c: int, in_w: int, out_w: int, out_c: int, k_h: int, k_w: int,
+                       stride_w: int, dilation_h: int, pad_left: int) -> int:
+    """Scratch of tk_depthwise_conv2d_rows_s8 (layout in tk_dwconv.c).
+
+    A ring of (k_h - 1) * dilation_h + 1 input rows as int16 planes, one row of zero
+    points, and per output channel its requantization record and its filter as int32
+    pairs of taps.
+    """
+    cols = round_up(max((out_w - 1) * stride_w + k_w, in_w + pad_left) + 1, 2)
+    slots = (k_h - 1) * dilation_h + 1
+    pair_words = 9 if (k_h, k_w) == (3, 3) else k_h * ((k_w + 1) // 2)
+    return 2 * (slots * in_c + 1) * cols + out_c * (RQ_RECORD + 4 * pair_words)
+
+
+def _shape(graph: Subgraph, index: int) -> tuple[int, ...]:
+    return tuple(graph.tensors[index].shape)
+
+
+def choose_conv(graph: Subgraph, op: Operator) -> KernelChoice:
+    weights = _shape(graph, op.inputs[1])
+    in_c = _shape(graph, op.inputs[0])[-1]
+    if len(weights) != 4 or weights[3] == 0 or in_c != weights[3]:
+        return KernelChoice("tk_conv2d_s8")  # grouped (or malformed: lowering says why)
+    out_c, k_h, k_w, depth = weights
+    return KernelChoice("tk_conv2d_im2col_s8",
+                        conv_scratch_bytes(conv_k_pad(k_h, k_w, depth), out_c))
+
+
+def depthwise_as_conv(graph: Subgraph, op: Operator) -> bool:
+    """A depthwise layer with one input channel is a plain convolution."""
+    shape = _shape(graph, op.inputs[0])
+    return len(shape) == 4 and shape[3] == 1
+
+
+def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
+    in_shape, out_shape = _shape(graph, op.inputs[0]), _shape(graph, op.outputs[0])
+    weights = _shape(graph, op.inputs[1])
+    if len(in_shape) != 4 or len(out_shape) != 4 or len(weights) != 4:
+        return KernelChoice("tk_depthwise_conv2d_s8")  # lowering says what is wrong
+    _, k_h, k_w, out_c = weights
+    if depthwise_as_conv(graph, op):
+        return KernelChoice("tk_conv2d_im2col_s8",
+                            conv_scratch_bytes(conv_k_pad(k_h, k_w, 1), out_c))
+    opts = op.options
+    stride_w = int(opts.get("stride_w", 1))
+    dilation_h, dilation_w = (int(opts.get("dilation_h_factor", 1)),
+                              int(opts.get("dilation_w_factor", 1)))
+    if dilation_w != 1 or k_h > ROWS_MAX_K:
+        return KernelChoice("tk_depthwise_conv2d_s8")
+    pad_left = padding_before(stride_w, dilation_w, in_shape[2], k_w, out_shape[2]) \
+        if str(opts.get("padding", "SAME")) == "SAME" else 0
+    scratch = rows_scratch_bytes(in_shape[3], in_shape[2], out_shape[2], out_c, k_h, k_w,
+                                 stride_w, dilation_h, pad_left)
+    if scratch > ROWS_LIMIT:
+        return KernelChoice("tk_depthwise_conv2d_s8")
+    return KernelChoice("tk_depthwise_conv2d_rows_s8", scratch)
+
+
+def choose_fully_connected(graph: Subgraph, op: Operator) -> KernelChoice:
+    weights = _shape(graph, op.inputs[1])
+    in_depth = weights[1] if len(weights) == 2 else 0
+    return KernelChoice("tk_fully_connected_s8", fc_scratch_bytes(in_depth))
+
+
+def fast_requant(shifts: list[int]) -> bool:
+    """True when every channel's exponent allows the one-rounding requantization."""
+    return all(s in FAST_SHIFTS for s in shifts)
+
+
+def im2col_weights(weights: np.ndarray, k_pad: int) -> np.ndarray:
+    """[out_c][k_h][k_w][depth] -> [out_c][k_pad], zeros after each row's k values."""
+    rows = weights.reshape(weights.shape[0], -1).astype(np.int8)
+    out = np.zeros((rows.shape[0], k_pad), dtype=np.int8)
+    out[:, :rows.shape[1]] = rows
+    return out
+
+
+def fc_blocked_weights(weights: np.ndarray) -> np.ndarray:
+    """[out][in] -> [out_pad/4][in_pad/4][4 rows][4 inputs] (see the module docstring)."""
+    out_depth, in_depth = weights.shape
+    out_pad, in_pad = round_up(out_depth, 4), fc_in_pad(in_depth)
+    padded = np.zeros((out_pad, in_pad), dtype=np.int8)
+    padded[:out_depth, :in_depth] = weights
+    blocks = padded.reshape(out_pad // 4, 4, in_pad // 4, 4)  # [ob][row][g][k]
+    return np.ascontiguousarray(blocks.transpose(0, 2, 1, 3))  # [ob][g][row][k]
