@@ -58,6 +58,9 @@ class GeneratedSources:
     plan: MemoryPlan = field(repr=False)
     #: bytes of the const arrays (weights, biases, multipliers, tables); structs excluded
     constant_bytes: int = 0
+    #: The C kernel each step calls ("" for views and folded ops), in execution order;
+    #: `kernels.kernel_label` adds the version a core builds.
+    op_kernels: tuple[str, ...] = ()
 
 
 def _lower_op(program: Program, graph: Subgraph, op: Operator, plan: MemoryPlan,
@@ -154,7 +157,8 @@ def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
     constant_bytes = sum(len(item.values) * _CTYPE_BYTES[item.ctype]
                          for item in program.constants if isinstance(item, CArray))
     return GeneratedSources(name, files, plan.arena_bytes, len(graph.operators), inputs,
-                            outputs, plan, constant_bytes)
+                            outputs, plan, constant_bytes,
+                            tuple(op.kernel for op in program.ops))
 
 
 @dataclass(frozen=True)

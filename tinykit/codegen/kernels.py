@@ -34,6 +34,39 @@ ROWS_LIMIT = 32 * 1024
 ROWS_MAX_K = 16
 
 
+#: Versions of the kernels that have more than the portable C, best first (the macros
+#: TK_ISA_<kernel> in tinykit_kernels.h say the same; a test checks both agree).
+VECTOR_VERSIONS = ("mve", "dsp", "armv6m", "portable")
+SIMD32_VERSIONS = ("dsp", "armv6m", "portable")
+KERNEL_VERSIONS: dict[str, tuple[str, ...]] = {
+    "tk_conv2d_im2col_s8": VECTOR_VERSIONS,
+    "tk_fully_connected_s8": VECTOR_VERSIONS,
+    "tk_depthwise_conv2d_rows_s8": SIMD32_VERSIONS,
+}
+
+
+def kernel_version(kernel: str, features: tuple[str, ...] | list[str], arch: str) -> str:
+    """The version of `kernel` a build for a core with these ISA features compiles.
+
+    Mirrors the preprocessor choice in tinykit_kernels.h: Helium (feature "mve"), then
+    the DSP extension ("dsp"), then ARMv6-M (arch armv6-m or armv8-m.base), else C.
+    """
+    available = KERNEL_VERSIONS.get(kernel, ("portable",))
+    wanted = []
+    if "mve" in features and "dsp" in features:
+        wanted.append("mve")
+    if "dsp" in features:
+        wanted.append("dsp")
+    if arch in ("armv6-m", "armv8-m.base"):
+        wanted.append("armv6m")
+    return next((v for v in wanted if v in available), "portable")
+
+
+def kernel_label(kernel: str, features: tuple[str, ...] | list[str], arch: str) -> str:
+    """`tk_name (version)` as the generated `<prefix>_op_kernel` returns it ("" for none)."""
+    return f"{kernel} ({kernel_version(kernel, features, arch)})" if kernel else ""
+
+
 @dataclass(frozen=True)
 class KernelChoice:
     """The C kernel of one op and the arena scratch it needs while it runs.

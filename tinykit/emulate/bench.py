@@ -154,8 +154,9 @@ def prepare(options: BenchOptions, target: Target, seconds: dict[str, float] | N
     c_dir = work / "c"
     with _timed(seconds, "codegen"):
         say(f"generating C into {c_dir}")
-        arena = device.generate_c(model, c_dir, MODEL_NAME)
-        budget.check_needs(target, constants=budget.constant_bytes(model), arena=arena)
+        sources = device.generate_c(model, c_dir, MODEL_NAME)
+        budget.check_needs(target, constants=budget.constant_bytes(model),
+                           arena=int(sources.arena_bytes))
     spec = firmware_spec(target, emulated=emulated, model_name=MODEL_NAME,
                          model_id=model_id_of(options.model), opt=options.opt)
     with _timed(seconds, "build"):
@@ -164,4 +165,12 @@ def prepare(options: BenchOptions, target: Target, seconds: dict[str, float] | N
         project = render_baremetal(spec, c_dir, work / "firmware")
         elf = build_project(project)
         sizes = firmware_sizes(elf, MODEL_NAME)
-    return model, device.Prepared(spec=spec, project=project, elf=elf, sizes=sizes)
+    return model, device.Prepared(spec=spec, project=project, elf=elf, sizes=sizes,
+                                  op_kernels=_op_kernels(sources, target))
+
+
+def _op_kernels(sources: Any, target: Target) -> tuple[str, ...]:
+    """The kernel and version each step runs on this target (what `model_op_kernel` says)."""
+    from tinykit.codegen.kernels import kernel_label
+
+    return tuple(kernel_label(k, target.features, target.arch) for k in sources.op_kernels)

@@ -46,6 +46,8 @@ class Prepared:
     project: Path
     elf: Path
     sizes: FirmwareSizes
+    #: The kernel and version each step runs ("tk_conv2d_im2col_s8 (dsp)"; "" for views).
+    op_kernels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,13 @@ def require_qemu() -> None:
     qemu_binary()
 
 
-def generate_c(model: Any, out_dir: Path, name: str) -> int:
-    """Write the model's C (tinykit codegen) into `out_dir`; returns its arena bytes."""
+def generate_c(model: Any, out_dir: Path, name: str) -> Any:
+    """Write the model's C (tinykit codegen) into `out_dir`; returns its GeneratedSources."""
     from tinykit.codegen.generate import generate_sources, write_sources
 
     sources = generate_sources(model, name)
     write_sources(sources, out_dir)
-    return int(sources.arena_bytes)
+    return sources
 
 
 def _quiet(_message: str) -> None:
@@ -245,7 +247,8 @@ def assemble(base: BenchResult, prepared: Prepared, runs: DeviceRuns, *,
     counts = tuple(inference_count(info, machine, run) for run in runs.plain)
     stamps = runs.layered.stamps
     per_layer = tuple(
-        LayerCount(i, runs.op_types[i], interval(info, machine, a, b))
+        LayerCount(i, runs.op_types[i], interval(info, machine, a, b),
+                   prepared.op_kernels[i] if i < len(prepared.op_kernels) else "")
         for i, (a, b) in enumerate(zip(stamps, stamps[1:], strict=False))
     )
     hooked = inference_count(info, machine, runs.layered)

@@ -27,6 +27,8 @@ class LayerCount:
     index: int
     type: str
     count: int
+    #: The C kernel that ran and its version, e.g. "tk_conv2d_im2col_s8 (dsp)".
+    kernel: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ class BenchResult:
             "cycles_per_inference": self.cycles_per_inference,
             "counts_per_sample": list(self.counts),
             "per_layer": [
-                {"index": layer.index, "type": layer.type,
+                {"index": layer.index, "type": layer.type, "kernel": layer.kernel or None,
                  "instructions": layer.count if unit == "instructions" else None,
                  "cycles": layer.count if unit == "cycles" else None,
                  **({"estimated_cycles": self._layer_estimate(layer.index)} if cycles else {})}
@@ -259,10 +261,12 @@ class BenchResult:
         total = sum(layer.count for layer in self.per_layer) or 1
         estimated = self.cycle_estimate is not None and \
             len(self.cycle_estimate.per_layer) == len(self.per_layer)
-        rows = [(layer.index, layer.type, layer.count, f"{100 * layer.count / total:.1f}%",
+        rows = [(layer.index, layer.type, layer.kernel or "-", layer.count,
+                 f"{100 * layer.count / total:.1f}%",
                  *([self._layer_estimate(layer.index)] if estimated else []))
                 for layer in self.per_layer]
-        headers = ("#", "op", self.count_unit, "share", *(["est. cycles"] if estimated else []))
+        headers = ("#", "op", "kernel", self.count_unit, "share",
+                   *(["est. cycles"] if estimated else []))
         table = format_table(headers, rows)
         return table + (f"\n(per-layer counts include the layer hook: "
                         f"{self.hook_overhead:,} {self.count_unit} in all)")
