@@ -118,6 +118,12 @@ def _profiler(options: BenchOptions, target: Target, prepared: device.Prepared, 
         return None, f"no cycle estimate: {exc.message}"
     if profiler is None:
         return None, f"no cycle estimate: tinykit has no timing model for {target.core}"
+    spec = prepared.spec
+    assert spec.machine is not None
+    refusal = classcount.plugin_refusal(
+        profiler, spec.machine.qemu_args(spec.flash.length, spec.ram.length))
+    if refusal:
+        return None, f"no cycle estimate: {refusal}"
     return profiler, ""
 
 

@@ -23,6 +23,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from tinykit.emulate import cycles
 from tinykit.emulate.cycles import CoreTiming
 from tinykit.emulate.estimate import ClassCounts, CycleEstimate, build_estimate, estimate_cycles
 from tinykit.emulate.isa import CLASS_INDEX, CLASSES, Insn, leaders, parse_listing
+from tinykit.emulate.qemu import qemu_binary
 from tinykit.emulate.results import BenchResult
 from tinykit.errors import ToolchainError
 from tinykit.firmware.build import tool
@@ -295,6 +297,25 @@ class Profiler:
         if not self.output.is_file():
             raise ValueError("the plugin wrote no counts")
         return parse_output(self.output.read_text())
+
+
+def plugin_refusal(profiler: Profiler, machine_args: Sequence[str]) -> str:
+    """Why this QEMU will not load the plugin, or "" when it does.
+
+    QEMU loads plugins before the kernel: started with a kernel that does not exist, it
+    stops at once, saying which of the two it could not load.
+    """
+    missing = profiler.table.with_name("no-kernel.elf")
+    command = [qemu_binary(), *machine_args, "-display", "none", "-monitor", "none",
+               "-nodefaults", *profiler.qemu_args, "-kernel", str(missing)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"QEMU could not be started with the plugin: {exc}"
+    for line in proc.stderr.splitlines():
+        if "plugin" in line.lower():
+            return line.strip()
+    return ""
 
 
 def prepare_profiler(elf: Path, core: str, folder: Path, *, arch: str = "",
