@@ -35,7 +35,7 @@ from tinykit.tflite.planner import MemoryPlan, plan_memory
 
 #: The shared kernel sources, copied next to every generated model (headers first).
 KERNEL_FILES = ("tinykit_kernels.h", "tk_internal.h", "tinykit_kernels.c", "tk_conv.c",
-                "tk_dwconv.c", "tk_fc.c")
+                "tk_dwconv.c", "tk_fc.c", "tk_eltwise.c")
 _CTYPE_BYTES = {ctype: size for ctype, size in C_TYPES.values()}
 
 

@@ -30,6 +30,9 @@ CONV_TILE = 4
 FAST_SHIFTS = range(-23, -1)
 #: Above this many bytes of scratch the depthwise ring is not worth its RAM.
 ROWS_LIMIT = 32 * 1024
+#: Elements from which an ADD/SUB pays for its two 1 KB tables (about 50 instructions
+#: saved per element).
+ADD_TABLE_MIN = 256
 #: Kernel rows the ring kernel takes (TK_ROWS_MAX_K in tk_dwconv.c).
 ROWS_MAX_K = 16
 
@@ -172,9 +175,80 @@ def choose_fully_connected(graph: Subgraph, op: Operator) -> KernelChoice:
     return KernelChoice("tk_fully_connected_s8", fc_scratch_bytes(in_depth))
 
 
+def choose_binary(graph: Subgraph, op: Operator) -> KernelChoice:
+    """ADD/SUB of two same-shape int8 tensors, large enough to pay for 2 KB of tables,
+    run from per-input tables (tk_add_table_s8); everything else is tk_binary_s8."""
+    shapes = [_shape(graph, i) for i in op.inputs[:2]]
+    out = graph.tensors[op.outputs[0]]
+    same = len(shapes) == 2 and shapes[0] == shapes[1] == tuple(out.shape)
+    dtypes = {graph.tensors[i].dtype for i in op.inputs[:2]} | {out.dtype}
+    if op.opcode in ("ADD", "SUB") and same and dtypes == {"int8"} and \
+            out.num_elements >= ADD_TABLE_MIN:
+        return KernelChoice("tk_add_table_s8")
+    return KernelChoice("tk_binary_s8")
+
+
 def fast_requant(shifts: list[int]) -> bool:
     """True when every channel's exponent allows the one-rounding requantization."""
     return all(s in FAST_SHIFTS for s in shifts)
+
+
+@dataclass(frozen=True)
+class RequantPlan:
+    """The requantization constants a kernel reads, and whether the fast form applies.
+
+    `constant` lists the output channels whose output is the same for every reachable
+    accumulator (dead channels: zero weights, or a scale so small nothing reaches the
+    next step); their weights must be stored as zeros and their bias is chosen so the
+    fast form gives that output (see `requant_plan`).
+    """
+
+    fast: bool
+    multipliers: list[int]
+    shifts: list[int]
+    bias: list[int]
+    constant: tuple[int, ...] = ()
+
+
+def weight_abs_sums(weights: np.ndarray) -> list[int]:
+    """Per output channel (axis 0), sum |w|."""
+    rows = np.abs(weights.reshape(weights.shape[0], -1).astype(np.int64)).sum(axis=1)
+    return [int(r) for r in rows]
+
+
+def requant_plan(multipliers: list[int], shifts: list[int], bias: list[int],
+                 abs_sums: list[int]) -> RequantPlan:
+    """Whether the one-rounding requantization applies, with the constants it needs.
+
+    Every channel needs an exponent in [-23, -2], except a channel whose TFLite result
+    is the same at both ends of its reachable accumulators [bias - 128 * sum|w|,
+    bias + 128 * sum|w|] (the result is monotone in the accumulator): it becomes
+    multiplier 2^30, exponent -2 (result floor((acc + 5) / 8), or (acc + 3) / 8 below
+    zero) with zero weights and bias 8 * result, which gives that result exactly. One
+    multiplier for all channels (per-tensor) cannot be remapped. Returns the inputs
+    unchanged when the fast form does not apply.
+    """
+    from tinykit.codegen.quant import multiply_by_quantized_multiplier as mbqm
+
+    per_tensor = len(multipliers) == 1 and len(bias) > 1
+    out_m, out_s, out_b, constant = [], [], list(bias), []
+    for c, (m, s) in enumerate(zip(multipliers, shifts, strict=True)):
+        if s in FAST_SHIFTS or (m == 0 and not per_tensor):
+            out_m.append(m)
+            out_s.append(s if s in FAST_SHIFTS else -2)
+            continue
+        if per_tensor:
+            return RequantPlan(False, multipliers, shifts, bias)
+        reach = 128 * abs_sums[c]
+        low, high = (mbqm(max(bias[c] - reach, -(1 << 31)), m, s),
+                     mbqm(min(bias[c] + reach, (1 << 31) - 1), m, s))
+        if low != high or abs(low) > (1 << 20):
+            return RequantPlan(False, multipliers, shifts, bias)
+        out_m.append(1 << 30)
+        out_s.append(-2)
+        out_b[c] = 8 * low
+        constant.append(c)
+    return RequantPlan(True, out_m, out_s, out_b, tuple(constant))
 
 
 def im2col_weights(weights: np.ndarray, k_pad: int) -> np.ndarray:

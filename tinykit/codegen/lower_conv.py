@@ -158,6 +158,11 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
     multipliers, shifts = _per_channel_multipliers(in_scale, scales, out_scale)
     bias = _folded_bias(ctx, out_c, sums, in_zp)
     extra = {"groups": groups, "depth_multiplier": 1, "k_pad": 0}
+    plan = kernels.requant_plan(multipliers, shifts, bias, kernels.weight_abs_sums(weights))
+    fast, multipliers, shifts, bias = plan.fast, plan.multipliers, plan.shifts, plan.bias
+    if plan.constant:
+        weights = weights.copy()
+        weights[list(plan.constant)] = 0
     kernel = "tk_conv2d_s8"
     if groups == 1:
         kernel = "tk_conv2d_im2col_s8"
@@ -167,7 +172,7 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
     act_min, act_max = fused_range(ctx, output_t)
     _emit_conv(ctx, kernel, geometry, arrays, extra,
-               (in_zp, out_zp, act_min, act_max, kernels.fast_requant(shifts)))
+               (in_zp, out_zp, act_min, act_max, fast))
 
 
 def lower_depthwise_conv2d(ctx: OpContext) -> None:
@@ -194,11 +199,17 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     out_scale, out_zp = qparams(ctx, output_t)
     multipliers, shifts = _per_channel_multipliers(in_scale, scales, out_scale)
     bias = _folded_bias(ctx, out_c, sums, in_zp)
+    plan = kernels.requant_plan(multipliers, shifts, bias,
+                                kernels.weight_abs_sums(weights.reshape(-1, out_c).T))
+    fast, multipliers, shifts, bias = plan.fast, plan.multipliers, plan.shifts, plan.bias
+    if plan.constant:
+        weights = weights.copy()
+        weights[..., list(plan.constant)] = 0
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
     extra = {"groups": 1, "depth_multiplier": out_c // in_c, "k_pad": 0}
     act_min, act_max = fused_range(ctx, output_t)
     _emit_conv(ctx, choice.kernel, geometry, arrays, extra,
-               (in_zp, out_zp, act_min, act_max, kernels.fast_requant(shifts)))
+               (in_zp, out_zp, act_min, act_max, fast))
 
 
 def lower_fully_connected(ctx: OpContext) -> None:
@@ -230,6 +241,11 @@ def lower_fully_connected(ctx: OpContext) -> None:
         multiplier, shift = quantize_multiplier(real)
         multipliers, shifts = [multiplier], [shift]
     bias = _folded_bias(ctx, out_depth, weights.astype(np.int64).sum(axis=1), in_zp)
+    plan = kernels.requant_plan(multipliers, shifts, bias, kernels.weight_abs_sums(weights))
+    fast, multipliers, shifts, bias = plan.fast, plan.multipliers, plan.shifts, plan.bias
+    if plan.constant:
+        weights = weights.copy()
+        weights[list(plan.constant)] = 0
     act_min, act_max = fused_range(ctx, output_t)
     blocked = kernels.fc_blocked_weights(weights)
     fields: list[tuple[str, object]] = [
@@ -242,7 +258,7 @@ def lower_fully_connected(ctx: OpContext) -> None:
         ("out_depth", out_depth), ("in_pad", kernels.fc_in_pad(in_depth)),
         ("per_channel", int(per_channel)), ("output_zero_point", out_zp),
         ("act_min", act_min), ("act_max", act_max),
-        ("fast_requant", int(kernels.fast_requant(shifts))),
+        ("fast_requant", int(fast)),
     ]
     name = ctx.struct("tk_fc_params", fields)
     ctx.call(f"tk_fully_connected_s8(&{name}, {ctx.data(input_t)}, {ctx.arena(output_t)}, "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
-from tinykit.codegen import luts
+from tinykit.codegen import kernels, luts
 from tinykit.codegen.common import (
     check_int16,
     fused_range,
@@ -25,6 +26,7 @@ from tinykit.codegen.quant import (
     quantize_multiplier,
     quantize_multiplier_smaller_than_one_exp,
 )
+from tinykit.codegen.quant import multiply_by_quantized_multiplier as mbqm
 from tinykit.codegen.shapes import broadcast_strides, merge_dims
 
 MAX_DIMS = 6
@@ -120,6 +122,33 @@ def _binary_multipliers(ctx: OpContext, kind: str, s1: float, s2: float,
             ("output_multiplier", mo), ("output_shift", eo)]
 
 
+def _lower_add_table(ctx: OpContext, kind: str, zero_points: tuple[int, int, int],
+                     multipliers: dict[str, int], act: tuple[int, int]) -> None:
+    """ADD/SUB of same-shape tensors: each input's scaled value from a 256-entry table.
+
+    The tables hold TFLite's MultiplyByQuantizedMultiplier((x - zp) << 20, m, e) for every
+    int8 x (SUB negates the second), so only the output is requantized per element.
+    """
+    a, b, output_t = ctx.input(0), ctx.input(1), ctx.output()
+    z1, z2, zo = zero_points
+    sign = -1 if kind == "TK_SUB" else 1
+    table1 = [mbqm((x - z1) << 20, multipliers["input1_multiplier"],
+                   multipliers["input1_shift"]) for x in range(-128, 128)]
+    table2 = [sign * mbqm((x - z2) << 20, multipliers["input2_multiplier"],
+                          multipliers["input2_shift"]) for x in range(-128, 128)]
+    out_e = multipliers["output_shift"]
+    fields: list[tuple[str, object]] = [
+        ("table1", ctx.array("table1", "int32_t", table1, "input 1 scaled, by value + 128")),
+        ("table2", ctx.array("table2", "int32_t", table2, "input 2 scaled, by value + 128")),
+        ("count", output_t.num_elements),
+        ("output_multiplier", multipliers["output_multiplier"]), ("output_shift", out_e),
+        ("output_zero_point", zo), ("act_min", act[0]), ("act_max", act[1]),
+        ("fast_requant", int(out_e in kernels.FAST_SHIFTS)),
+    ]
+    name = ctx.struct("tk_add_table_params", fields)
+    ctx.call(f"tk_add_table_s8(&{name}, {ctx.data(a)}, {ctx.data(b)}, {ctx.arena(output_t)});")
+
+
 def _lower_binary(ctx: OpContext, kind: str) -> None:
     a, b, output_t = ctx.input(0), ctx.input(1), ctx.output()
     require_int8(ctx, a, b, output_t)
@@ -131,6 +160,11 @@ def _lower_binary(ctx: OpContext, kind: str) -> None:
         raise ctx.error(f"it broadcasts over {len(dims)} dimensions; at most {MAX_DIMS}")
     (s1, z1), (s2, z2), (so, zo) = qparams(ctx, a), qparams(ctx, b), qparams(ctx, output_t)
     act_min, act_max = fused_range(ctx, output_t)
+    if kernels.choose_binary(ctx.graph, ctx.op).kernel == "tk_add_table_s8":
+        scaled = {key: cast(int, value)
+                  for key, value in _binary_multipliers(ctx, kind, s1, s2, so)}
+        _lower_add_table(ctx, kind, (z1, z2, zo), scaled, (act_min, act_max))
+        return
     fields: list[tuple[str, object]] = [
         ("kind", kind), ("ndims", len(dims)), ("dims", dims_initializer(dims, MAX_DIMS)),
         ("strides1", dims_initializer(strides1, MAX_DIMS)),

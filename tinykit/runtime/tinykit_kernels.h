@@ -80,6 +80,7 @@ extern "C" {
 #define TK_ISA_tk_max_pool_s8 "portable"
 #define TK_ISA_tk_mean_s8 "portable"
 #define TK_ISA_tk_binary_s8 "portable"
+#define TK_ISA_tk_add_table_s8 "portable"
 #define TK_ISA_tk_lut_s8 "portable"
 #define TK_ISA_tk_softmax_s8 "portable"
 #define TK_ISA_tk_copy_nd "portable"
@@ -202,6 +203,23 @@ typedef struct {
 
 void tk_binary_s8(const tk_binary_params *p, const int8_t *input1, const int8_t *input2,
                   int8_t *output);
+
+/* ADD and SUB of two same-shape tensors: TFLite's scaled value of each input byte comes
+ * from a table (tableN[x + 128] = MultiplyByQuantizedMultiplier((x - zp) << 20, m, e),
+ * negated for SUB's second input); only the sum is requantized, element by element. */
+typedef struct {
+    const int32_t *table1;     /* [256] */
+    const int32_t *table2;     /* [256] */
+    int32_t count;
+    int32_t output_multiplier;
+    int32_t output_shift;      /* TFLite's exponent */
+    int8_t output_zero_point;
+    int8_t act_min, act_max;
+    int8_t fast_requant;       /* 1: output_shift in [-23, -2] */
+} tk_add_table_params;
+
+void tk_add_table_s8(const tk_add_table_params *p, const int8_t *input1,
+                     const int8_t *input2, int8_t *output);
 
 /* ---- element-wise int8 through a 256-entry table --------------------------
  * LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, int8 -> int8 QUANTIZE. */
