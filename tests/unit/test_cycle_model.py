@@ -236,6 +236,7 @@ def test_the_report_labels_cycles_an_estimate_and_names_its_source():
     layers = [_counts(alu={"count": 600}), _counts(alu={"count": 300}, load={"count": 300})]
     estimate = build_estimate(TIMINGS["cortex-m4"], counts, layers)
     assert (estimate.cycles, estimate.per_layer) == (1500, (600, 900))
+    assert estimate.per_layer_classes == ({"alu": 600}, {"alu": 300, "load": 300})
     result = BenchResult(target="cortex-m4", model="m.tflite", ran=True, runner="qemu",
                          machine="mps2-an386", count_unit="instructions", samples=1,
                          counts=(1200,), clock_hz=80_000_000, cycle_estimate=estimate,
@@ -246,6 +247,7 @@ def test_the_report_labels_cycles_an_estimate_and_names_its_source():
     assert payload["cycle_estimate"]["label"] == "estimate"
     assert "DDI 0439B" in payload["cycle_estimate"]["source"]
     assert payload["per_layer"][1]["estimated_cycles"] == 900
+    assert payload["cycle_estimate"]["per_layer_classes"][1] == {"alu": 300, "load": 300}
     assert payload["estimate"]["ms"] == pytest.approx(1500 / 80e6 * 1e3, abs=1e-4)
     text = result.summary()
     assert "~1,500 per inference, an ESTIMATE" in text and "est. cycles" in text

@@ -117,8 +117,10 @@ class CycleEstimate:
     instructions: int
     matches_instruction_count: bool
     per_class: tuple[ClassLine, ...] = ()
-    #: Typical cycles of each layer, hook included (as the per-layer instruction counts).
+    #: Typical cycles of each layer, hook included (as the per-layer instruction counts),
+    #: and each layer's executed instructions by class.
     per_layer: tuple[int, ...] = ()
+    per_layer_classes: tuple[dict[str, int], ...] = ()
     relations: tuple[str, ...] = ()
     note: str = ""
 
@@ -140,6 +142,7 @@ class CycleEstimate:
                  "estimated_cycles": round(line.cycles), "timing": line.cite}
                 for line in self.per_class
             ],
+            "per_layer_classes": [dict(classes) for classes in self.per_layer_classes],
         }
 
 
@@ -158,6 +161,8 @@ def build_estimate(core: CoreTiming, counts: ClassCounts,
                                    class_cycles(timing, counts, index).typical, timing.cite))
     lines.sort(key=lambda line: -line.cycles)
     per_layer = tuple(round(estimate_cycles(core, layer)[0].typical) for layer in layers or [])
+    per_layer_classes = tuple({name: layer.count[i] for i, name in enumerate(CLASSES)
+                               if layer.count[i]} for layer in layers or [])
     notes = []
     if untimed:
         notes.append(f"no {core.core} figure for {', '.join(untimed)} (counted as 1 cycle)")
@@ -169,5 +174,6 @@ def build_estimate(core: CoreTiming, counts: ClassCounts,
         core=core.core, source=core.source, assumptions=core.assumptions,
         cycles=round(total.typical), low=round(total.low), high=round(total.high),
         instructions=counts.instructions, matches_instruction_count=False,
-        per_class=tuple(lines), per_layer=per_layer, relations=relations,
+        per_class=tuple(lines), per_layer=per_layer, per_layer_classes=per_layer_classes,
+        relations=relations,
         note="; ".join(notes))
