@@ -4,7 +4,7 @@
 the planner reorders. The planner keeps only the streams that pay; `every_stream` makes
 it keep every stream the kernels allow, each at its tightest distance, so the byte-exact
 checks cover each kernel's side of the contract (portable C on the host; the DSP, Helium
-and ARMv6-M versions in QEMU). A plan one row too tight must give other bytes: the checks
+and ARMv6-M versions in QEMU). A plan one unit too tight must give other bytes: the checks
 can fail.
 """
 
@@ -19,7 +19,7 @@ from tests.codegen_helpers import assert_exact, verify_bytes
 from tests.conftest import require_tool
 from tinykit.tflite import planner, ties
 from tinykit.tflite.reader import read_model
-from tinykit.tflite.streaming import op_units
+from tinykit.tflite.streaming import WINDOW_KINDS, op_units
 
 pytestmark = pytest.mark.toolchain
 
@@ -50,21 +50,21 @@ def test_every_stream_at_its_tightest_is_byte_exact(tmp_path: Path, every_stream
     data, samples = streams_model()
     plan = _plan(data)
     kinds = {s.kind for s in plan.streams.values()}
-    assert len(plan.streams) >= 15 and kinds == {"rows", "elements"}
+    assert len(plan.streams) >= 15 and kinds == {"tiles", "ring", "elements"}
     assert any(s.distance > 0 for s in plan.streams.values() if s.kind == "elements")
     assert_exact(verify_bytes(data, tmp_path, "streams", samples=samples))
 
 
-def test_a_plan_one_row_too_tight_gives_other_bytes(tmp_path: Path, every_stream: None,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bypass the checker and move every rows stream one output row closer."""
+def test_a_plan_one_unit_too_tight_gives_other_bytes(tmp_path: Path, every_stream: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bypass the checker and move every window stream one output unit closer."""
     import tinykit.codegen.generate as generate
 
     original = ties.stream_distance
 
     def tighter(op, subgraph, position, kind):  # type: ignore[no-untyped-def]
         distance = original(op, subgraph, position, kind)
-        units = op_units(op, subgraph, position, kind) if kind == "rows" else None
+        units = op_units(op, subgraph, position, kind) if kind in WINDOW_KINDS else None
         return distance if units is None or distance is None else distance - units.out_unit
 
     monkeypatch.setattr(ties, "stream_distance", tighter)

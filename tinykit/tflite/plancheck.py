@@ -20,6 +20,7 @@ import numpy as np
 
 from tinykit.errors import ModelError
 from tinykit.tflite.alignment import OP_ALIGNMENT, SCRATCH_ALIGNMENT, tensor_alignments
+from tinykit.tflite.kernel_needs import kernel_needs
 from tinykit.tflite.lifetimes import lifetimes, view_input
 from tinykit.tflite.model import Operator, Subgraph
 from tinykit.tflite.order import in_order
@@ -112,6 +113,8 @@ def check_plan(subgraph: Subgraph, plan: MemoryPlan, *,
         elif source in entries and entries[source].offset != entries[op.outputs[0]].offset:
             problems.append(f"view op {view}: output and input offsets differ")
     table = STREAMING_OPS if streaming_ops is None else streaming_ops
+    if streaming_ops is None and op_streaming is None:  # what plan_memory defaults to
+        op_streaming = kernel_needs(subgraph).op_streaming
     for stream in plan.streams.values():
         problems += _stream_problems(subgraph, stream, entries, same,
                                      lambda op: kind_of(op, table, op_streaming or {}))
@@ -178,10 +181,9 @@ def _stream_problems(subgraph: Subgraph, stream: Stream, entries: Mapping[int, P
     units = op_units(op, subgraph, positions[0], stream.kind)
     if units is None:
         return [f"{where}: the op's shapes do not fit the {stream.kind} contract"]
-    in_bytes = subgraph.tensors[stream.source].nbytes
     floors = units.floors()
-    needed = floors * units.in_unit < in_bytes  # units after which input is still read
-    write_end = result + (np.arange(1, units.count + 1, dtype=np.int64)) * units.out_unit
+    needed = units.needed()  # units after which the kernel may still read input
+    write_end = result + units.ends()
     read_start = source + floors * units.in_unit
     bad = np.flatnonzero(needed & (write_end > read_start))
     if bad.size:
