@@ -152,7 +152,6 @@ def _run(prepared: device.Prepared, core: str, folder: Path):
     """Run FEW then MANY turns in one QEMU session; the plugin's profile and the runs."""
     profiler = classcount.prepare_profiler(prepared.elf, core, folder,
                                            arch=load_target(core).arch)
-    assert profiler is not None
     inputs = [[bytes([FEW, 0, 0, 0])], [bytes([MANY, 0, 0, 0])]]
     runs = device.run(prepared, inputs, BenchOptions(model=Path("double.tflite"), timeout=30),
                       qemu_args=profiler.qemu_args)

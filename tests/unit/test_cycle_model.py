@@ -255,3 +255,8 @@ def test_the_report_labels_cycles_an_estimate_and_names_its_source():
     without = BenchResult(target="cortex-m4", model="m.tflite", ran=True, count_unit="instructions",
                           counts=(1,), cycle_estimate_note="no cycle estimate: no compiler")
     assert without.to_json()["cycle_estimate"]["note"] == "no cycle estimate: no compiler"
+
+
+def test_a_core_without_a_timing_model_gives_no_profiler_and_says_why(tmp_path):
+    with pytest.raises(classcount.Unavailable, match="no timing model for cortex-m85"):
+        classcount.prepare_profiler(tmp_path / "firmware.elf", "cortex-m85", tmp_path)

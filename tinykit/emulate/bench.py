@@ -116,8 +116,8 @@ def _profiler(options: BenchOptions, target: Target, prepared: device.Prepared, 
                                                arch=target.arch, invoke_symbol=INVOKE_SYMBOL)
     except ToolchainError as exc:
         return None, f"no cycle estimate: {exc.message}"
-    if profiler is None:
-        return None, f"no cycle estimate: tinykit has no timing model for {target.core}"
+    except classcount.Unavailable as exc:
+        return None, f"no cycle estimate: {exc}"
     spec = prepared.spec
     assert spec.machine is not None
     refusal = classcount.plugin_refusal(

@@ -318,16 +318,25 @@ def plugin_refusal(profiler: Profiler, machine_args: Sequence[str]) -> str:
     return ""
 
 
+class Unavailable(Exception):
+    """No class counts for this firmware; the message says why."""
+
+
 def prepare_profiler(elf: Path, core: str, folder: Path, *, arch: str = "",
-                     invoke_symbol: str = "model_invoke") -> Profiler | None:
-    """Table and plugin for counting `elf`'s instructions by class; None when tinykit has
-    no timing model for `core`. Raises ToolchainError without a host C compiler."""
+                     invoke_symbol: str = "model_invoke") -> Profiler:
+    """Table and plugin for counting `elf`'s instructions by class.
+
+    Raises Unavailable when tinykit has no timing model for `core` or the firmware has
+    no SysTick read to stamp at, ToolchainError without objdump or a host C compiler.
+    """
     timing = cycles.core_timing(core)
     if timing is None:
-        return None
+        raise Unavailable(f"tinykit has no timing model for {core}")
     listing = disassemble(elf, arch)
     insns = list(parse_listing(listing))
     io_loads = constant_address_loads(insns, literal_pool(listing), COUNTER_READ, *PPB)
+    if not io_loads:
+        raise Unavailable(f"no SysTick read found in {COUNTER_READ} of {elf.name}")
     table = write_bytes_atomic(folder / "classes.bin",
                                table_records(insns, timing, invoke_symbol, io_loads))
     output = folder / "counts.txt"
