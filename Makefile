@@ -7,10 +7,11 @@ TARGET ?= cortex-m4
 CONFIG ?= examples/digits/tinykit.toml
 PYTEST_ARGS ?=
 
-# What the target side needs (cross compiler, C library, emulator) and what the tests
-# add (clang for the portability checks of generated C, chromium for the HTML report,
-# cmake and g++ for the cmake-lib and Arduino firmware templates).
-DEB_PACKAGES      := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# What the target side needs (cross compiler, C library, emulator, and the host compiler
+# that builds tinykit's QEMU plugin and the host twin) and what the tests add (clang for
+# the portability checks of generated C, chromium for the HTML report, cmake and g++ for
+# the cmake-lib and Arduino firmware templates).
+DEB_PACKAGES      := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc
 TEST_DEB_PACKAGES := clang chromium cmake g++
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.tinykit-installed
