@@ -68,7 +68,7 @@ KERNEL_STREAMING = {
     "tk_conv2d_s8": "tiles", "tk_conv2d_im2col_s8": "tiles", "tk_depthwise_conv2d_s8": "tiles",
     "tk_depthwise_conv2d_rows_s8": "ring",
     "tk_average_pool_s8": "tiles", "tk_max_pool_s8": "tiles",
-    "tk_binary_s8": "elements", "tk_lut_s8": "elements",
+    "tk_binary_s8": "elements", "tk_add_table_s8": "elements", "tk_lut_s8": "elements",
     "tk_quantize_f32_s8": "elements", "tk_dequantize_s8_f32": "elements",
 }
 

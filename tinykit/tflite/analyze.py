@@ -8,7 +8,7 @@ the text table and the JSON object the command prints.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tinykit.tflite.analysis import SubgraphAnalysis, analyze_subgraph
@@ -28,8 +28,9 @@ class AnalyzeOptions:
     model: Path
     target: str | None = None
     alignment: int = DEFAULT_ALIGNMENT
-    #: op index -> scratch bytes its kernel needs (from the code generator), if known.
-    scratch: Mapping[int, int] = field(default_factory=dict)
+    #: op index -> scratch bytes of its kernel; None: those of the kernels `tinykit codegen`
+    #: picks (`tinykit.tflite.kernel_needs`), so the plan is the one the C uses.
+    scratch: Mapping[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class AnalyzeResult:
     analysis: SubgraphAnalysis
     plan: MemoryPlan
     fit: FitCheck | None
+    #: Arena bytes of the same plan without the kernels' scratch buffers (None: no scratch).
+    arena_without_scratch: int | None = None
 
 
 def analyze(options: AnalyzeOptions) -> AnalyzeResult:
@@ -54,10 +57,13 @@ def analyze(options: AnalyzeOptions) -> AnalyzeResult:
     subgraph = model.main
     analysis = analyze_subgraph(subgraph)
     plan = plan_memory(subgraph, alignment=options.alignment, scratch=options.scratch)
+    bare = None
+    if any(item.size for item in plan.scratch):
+        bare = plan_memory(subgraph, alignment=options.alignment, scratch={}).arena_bytes
     fit = None
     if target is not None:
         stack = target.get("memory", "stack_bytes", DEFAULT_STACK_BYTES)
         fit = check_fit(subgraph, analysis, plan.arena_bytes, target=target.name,
                         flash_bytes=target.flash_bytes, ram_bytes=target.ram_bytes,
                         stack_bytes=int(stack))
-    return AnalyzeResult(Path(options.model), model, analysis, plan, fit)
+    return AnalyzeResult(Path(options.model), model, analysis, plan, fit, bare)

@@ -84,6 +84,9 @@ def text(result: AnalyzeResult, *, show_plan: bool = False) -> str:
         f"  lower bound     {plan.lower_bound:,} bytes (largest set of bytes live together)",
         f"  streams         {len(plan.streams)} ops write over the input they read "
         "(docs/analyze.md)",
+        *([f"  kernel scratch  adds {plan.arena_bytes - result.arena_without_scratch:,} bytes "
+           f"(activations alone: {result.arena_without_scratch:,} bytes)"]
+          if result.arena_without_scratch is not None else []),
         f"  all activations {a.activation_bytes:,} bytes (sum of every non-constant tensor)",
     ]
     if plan.reordered:
@@ -211,6 +214,7 @@ def as_json(result: AnalyzeResult) -> dict[str, Any]:
         "inputs": list(subgraph.inputs), "outputs": list(subgraph.outputs),
         "ops": ops, "macs_total": a.macs_total, "weights_bytes": a.weights_bytes,
         "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
+        "arena_without_scratch": result.arena_without_scratch,
         "activation_bytes": a.activation_bytes,
         "tensors": [_tensor_json(t, plan) for t in subgraph.tensors],
         "plan": plan.as_dict(), "fit": fit,
