@@ -198,8 +198,9 @@ def plan_memory(
     overriding `streaming_ops` for that op; `op_alignment` replaces
     `tinykit.tflite.alignment.OP_ALIGNMENT`. Left out, `scratch` and (when `streaming_ops`
     is left out too) `op_streaming` are those of the kernels `tinykit codegen` picks
-    (`tinykit.tflite.kernel_needs`), so the default plan is the one the C uses. With `reorder`, an
-    execution order other than the file's is used when it gives a smaller arena.
+    (`tinykit.tflite.kernel_needs`), so the default plan is the one the C uses. With
+    `reorder`, an execution order other than the file's is used when it gives a smaller
+    arena.
     Raises ValueError for bad arguments, ModelError / UnsupportedError for graphs that
     cannot be planned.
     """
