@@ -1,12 +1,16 @@
 """The build report as one JSON-able dict, assembled from the stages' artifacts.
 
-Schema (version 1), top level: `schema_version`, `tinykit_version`, `target` (name) and
-`target_budget`, `config_hash` (SHA-256 of the canonical config), `config`, `seed`,
-`data` (splits, class counts and weights, check findings), `training` (one history per
-fit: teacher, student, prune, cluster, qat), `variants` (see below), `deployed`,
-`comparison` (deployed versus teacher), `timings` (seconds and cache hit per stage),
-`files` (outputs in the build folder) and `stages` (the summary of every other stage, so
-stages appended later appear without changes here).
+The schema is `tinykit/report/schema/report-v1.json` (JSON Schema 2020-12, shipped with
+tinykit; `docs/report.md` explains every section). Top level: `schema_version`,
+`tinykit_version`, `target` (name) and `target_budget`, `config_hash` (SHA-256 of the
+canonical config), `config`, `seed`, `data` (splits, class counts and weights, check
+findings), `training` (one history per fit: teacher, student, prune, cluster, qat),
+`variants`, `deployed`, `comparison` (deployed versus teacher), `statistics` (from
+predictions.npz: bootstrap intervals, per-class figures, calibration, paired tests),
+`codegen`, `on_target` (what `tinykit bench --json` gives for the deployed model),
+`layers` and `memory` (per-layer work, weights, arena use and tensor lifetimes),
+`verdict` (fit, correctness and cost on the target), `timings`, `files` and `stages`
+(the summary of every other stage, so stages appended later appear without changes here).
 
 Each variant: `name`, `description`, `dtype`, `file`, `tflite_bytes`, `accuracy` (0..1,
 test split), `test_samples`, `sparsity` (fraction of zero weights in conv and dense
@@ -23,10 +27,14 @@ from typing import Any
 
 from tinykit import __version__
 from tinykit.config import to_dict
+from tinykit.report.layers import deployed_layers
+from tinykit.report.predictions import load_predictions, statistics
+from tinykit.report.validate import SCHEMA_VERSION
+from tinykit.report.verdict import verdict
 
-SCHEMA_VERSION = 1
 #: Stages whose summaries already have their own section of the report.
-_REPORTED_ELSEWHERE = ("data", "teacher", "student", "compress", "evaluate", "budget")
+_REPORTED_ELSEWHERE = ("data", "teacher", "student", "compress", "evaluate", "budget",
+                       "codegen", "bench")
 
 
 def _histories(artifacts: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,20 +69,44 @@ def _comparison(variants: list[dict[str, Any]], deployed: str) -> dict[str, Any]
     }
 
 
+def _on_target(ctx: Any, deployed: dict[str, Any]) -> dict[str, Any]:
+    """statistics, codegen, on_target, layers, memory and verdict."""
+    artifacts = ctx.artifacts
+    evaluate = artifacts["evaluate"]
+    bench = dict(artifacts["bench"].summary) if "bench" in artifacts else None
+    codegen = dict(artifacts["codegen"].summary) if "codegen" in artifacts else None
+    per_layer = deployed_layers(evaluate.file(deployed["file"]), bench)
+    return {
+        "statistics": statistics(load_predictions(evaluate.file("predictions.npz"))),
+        "codegen": codegen,
+        "on_target": bench,
+        "layers": per_layer["layers"],
+        "memory": per_layer["memory"],
+        "verdict": verdict(_budget(ctx.target), deployed, bench),
+    }
+
+
+def _budget(target: Any) -> dict[str, Any]:
+    return {"core": target.core, "clock_hz": target.clock_hz,
+            "flash_bytes": target.flash_bytes, "ram_bytes": target.ram_bytes,
+            "stack_bytes": int(target.get("memory", "stack_bytes", 0) or 0),
+            "emulator": target.qemu_machine or None, "kind": target.kind,
+            "description": target.description}
+
+
 def assemble(ctx: Any, files: list[str]) -> dict[str, Any]:
     """The report of the build that `ctx` (the report stage's context) belongs to."""
     artifacts = ctx.artifacts
     target = ctx.target
     variants = _variants(artifacts)
     deployed = artifacts["evaluate"].summary.get("deployed", "")
+    chosen = next(v for v in variants if v["name"] == deployed)
     total = sum(t["seconds"] for t in ctx.timings.values())
     return {
         "schema_version": SCHEMA_VERSION,
         "tinykit_version": __version__,
         "target": target.name,
-        "target_budget": {"core": target.core, "clock_hz": target.clock_hz,
-                          "flash_bytes": target.flash_bytes, "ram_bytes": target.ram_bytes,
-                          "stack_bytes": int(target.get("memory", "stack_bytes", 0) or 0)},
+        "target_budget": _budget(target),
         "config_hash": ctx.config.digest(),
         "config_file": ctx.config.source_file,
         "config": to_dict(ctx.config),
@@ -84,6 +116,7 @@ def assemble(ctx: Any, files: list[str]) -> dict[str, Any]:
         "variants": variants,
         "deployed": deployed,
         "comparison": _comparison(variants, deployed),
+        **_on_target(ctx, chosen),
         "timings": dict(ctx.timings),
         "total_seconds": round(total, 3),
         "files": sorted(files),
