@@ -49,8 +49,15 @@ STAGES: list[Stage] = [
           cached=False, describe="arena plan and flash/RAM fit on the target"),
     Stage("arrays", "tinykit.codegen.arrays:arrays_stage", inputs=("data", "evaluate"),
           per_target=True, cached=False, describe="C arrays of the deployed model"),
+    Stage("codegen", "tinykit.deploy:codegen_stage", inputs=("evaluate",), per_target=True,
+          cached=False, describe="integer-only C of the deployed model"),
+    Stage("bench", "tinykit.deploy:bench_stage", config=("seed",),
+          inputs=("evaluate", "codegen"),
+          per_target=True, publish=("bench.json",),
+          fingerprint="tinykit.deploy:toolchain_fingerprint",
+          describe="the deployed model as firmware on the target's emulated core"),
     Stage("report", "tinykit.report:report_stage", inputs=(), per_target=True, cached=False,
-          describe="report.json and report.md"),
+          describe="report.json, report.md and report.html with plots"),
 ]
 #: Marks a folder as a tinykit build output (safe to replace).
 MARKER = ".tinykit-build"

@@ -1,7 +1,8 @@
 """The spine: the real default build (digits, cortex-m4), run once, checked many ways.
 
-`tinykit build` runs in a subprocess exactly as a user runs it; a second build for
-cortex-m7 must reuse every target-independent stage without importing TensorFlow.
+`tinykit build` runs in a subprocess exactly as a user runs it (the `spine` fixture in
+tests/integration/conftest.py); a second build for cortex-m7 must reuse every
+target-independent stage without importing TensorFlow.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,28 +20,8 @@ from tinykit.tflite.reader import read_model
 
 pytestmark = pytest.mark.slow
 
-_RUN = ("import sys\nfrom tinykit.cli import main\nrc = main(sys.argv[1:])\n"
-        "print('tensorflow imported:', 'tensorflow' in sys.modules, file=sys.stderr)\n"
-        "sys.exit(rc)\n")
 CACHED = ("data", "teacher", "student", "compress", "convert", "evaluate")
-
-
-def run_build(root: Path, target: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _RUN, "build", "--target", target, "--out",
-                           str(root / target)], capture_output=True, text=True, cwd=root)
-    return proc, time.perf_counter() - start
-
-
-@pytest.fixture(scope="session")
-def spine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("spine")
-    m4, m4_seconds = run_build(root, "cortex-m4")
-    assert m4.returncode == 0, m4.stderr[-3000:]
-    m7, m7_seconds = run_build(root, "cortex-m7")
-    assert m7.returncode == 0, m7.stderr[-3000:]
-    return {"root": root, "m4": m4, "m7": m7, "m4_seconds": m4_seconds,
-            "m7_seconds": m7_seconds}
+PER_TARGET = ("budget", "arrays", "codegen", "bench")
 
 
 def _report(spine, target="cortex-m4") -> dict:
@@ -80,7 +58,7 @@ def test_report_holds_what_the_issue_and_the_design_ask_for(spine):
     assert data["sizes"] == {"train": 1168, "val": 270, "test": 359}
     assert len(data["class_counts"]["train"]) == 10 and "class_weights" in data
     assert data["checks"]["constant_features"] == 4 and data["warnings"]
-    assert set(report["timings"]) == {*CACHED, "budget", "arrays"}
+    assert set(report["timings"]) == {*CACHED, *PER_TARGET}
     assert all(t["seconds"] >= 0 and not t["cached"] for t in report["timings"].values())
     assert set(report["training"]) == {"teacher", "student", "prune", "cluster", "qat"}
     for name, history in report["training"].items():
@@ -133,12 +111,14 @@ def test_output_folder_is_complete_and_clean(spine):
     names = {p.name for p in out.iterdir()}
     assert {"report.json", "report.md", "predictions.npz", "model_data.h", "model_data.c",
             "teacher_float.tflite", "student_float.tflite", "student_int8_ptq.tflite",
-            "student_int8_compressed.tflite", ".tinykit-build"} <= names
+            "student_int8_compressed.tflite", ".tinykit-build", "report.html", "bench.json",
+            "c"} <= names
+    assert {"model.h", "model.c", "tinykit_kernels.c"} <= {p.name for p in (out / "c").iterdir()}
     assert not [n for n in names if n.endswith(".tmp")]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".cortex")]
     cache = spine["root"] / "cache"
     entries = sorted(p.name.split("-")[0] for p in cache.iterdir())
-    assert entries == sorted(CACHED)
+    assert entries == sorted([*CACHED, "bench", "bench"])  # the benchmark per target
     assert all((p / "manifest.json").is_file() for p in cache.iterdir())
     markdown = (out / "report.md").read_text()
     assert "# tinykit build for cortex-m4" in markdown and "student_int8_compressed *" in markdown
@@ -146,14 +126,15 @@ def test_output_folder_is_complete_and_clean(spine):
 
 def test_progress_shows_each_stage_time_and_epochs(spine):
     err = spine["m4"].stderr
-    for number, stage in enumerate([*CACHED, "budget", "arrays", "report"], start=1):
-        assert f"[{number}/9] {stage}" in err
+    for number, stage in enumerate([*CACHED, *PER_TARGET, "report"], start=1):
+        assert f"[{number}/11] {stage}" in err
         assert re.search(rf"{stage}: done in \d+\.\d s", err)
     assert "teacher: epoch 40/40" in err and "qat: epoch 5/5" in err
     assert "cuInit" not in err and "oneDNN" not in err and "Traceback" not in err
     out = spine["m4"].stdout
-    assert re.search(r"student_int8_compressed \*\s+0\.9\d+\s+[\d,]+\s+5\d\.\d%\s+1[0-6]\s", out)
-    assert out.count("PASS") == 4
+    assert re.search(r"student_int8_compressed \*\s+9\d\.\d\d%\s+\[9\d\.\d\d, [\d.]+\]\s+"
+                     r"[\d,]+\s+5\d\.\d%\s+1[0-6]\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+PASS", out)
+    assert out.count("PASS") == 5 and re.search(r"^verdict\s+PASS$", out, re.M)
 
 
 def test_second_target_reuses_everything_without_tensorflow(spine):

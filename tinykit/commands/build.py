@@ -23,14 +23,17 @@ import click
               help="Override a config key, e.g. --set teacher.train.epochs=5 (repeatable).")
 @click.option("--force", is_flag=True, help="Run every stage again, ignoring the cache.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
-def build(target: str, config: Path | None, out: Path | None, cache_dir: Path | None,
-          overrides: tuple[str, ...], force: bool, quiet: bool) -> None:
+@click.pass_context
+def build(ctx: click.Context, target: str, config: Path | None, out: Path | None,
+          cache_dir: Path | None, overrides: tuple[str, ...], force: bool, quiet: bool) -> None:
     """Train a teacher, distill a student, prune, cluster and quantize it (PCQAT), convert
     to int8, evaluate every variant in tflite-runtime, check the fit on TARGET, write C
-    arrays and report.json/report.md. Unchanged stages are reused from the cache."""
+    arrays and tinykit's own C, benchmark the deployed model on TARGET's core in QEMU and
+    write report.json/.md/.html. Unchanged stages are reused from the cache. Exit status 1
+    when the deployed model does not fit TARGET or its outputs there differ."""
     from tinykit.build import BuildOptions
     from tinykit.build import build as run
-    from tinykit.report import SUMMARY_HEADERS, summary_rows
+    from tinykit.report import SUMMARY_HEADERS, summary_rows, verdict_lines
 
     result = run(BuildOptions(target=target, config=config, out=out, cache_dir=cache_dir,
                               overrides=overrides, force=force, quiet=quiet))
@@ -42,9 +45,14 @@ def build(target: str, config: Path | None, out: Path | None, cache_dir: Path | 
     relation = "" if drop is None else (
         f", {abs(drop):.2f} points {'below' if drop > 0 else 'above'} the float teacher"
         if drop else ", as accurate as the float teacher")
-    click.echo(f"\n* deployed: {report['deployed']}{relation}")
-    click.echo(f"{result.out}: report.json, report.md, model_data.h/.c, *.tflite "
-               f"(build took {result.seconds:.1f} s)")
+    click.echo(f"\n* deployed: {report['deployed']}{relation}. flash, RAM and instructions "
+               "of the deployed row: the linked firmware on the target; other rows: "
+               "estimates from the .tflite.\n")
+    click.echo("\n".join(verdict_lines(report)))
+    click.echo(f"\n{result.out}: report.html, report.md, report.json, c/ (tinykit's C), "
+               f"model_data.h/.c (TFLM arrays), *.tflite (build took {result.seconds:.1f} s)")
+    if report["verdict"]["status"] == "FAIL":
+        ctx.exit(1)  # a verdict, not an error: the reasons are printed above
 
 
 def _table(headers: tuple[str, ...], rows: list[list[object]]) -> str:

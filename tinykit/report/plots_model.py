@@ -101,7 +101,7 @@ def confusion(report: Mapping[str, Any]) -> Made:
     classes = stats["class_names"]
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    size = min(6.0, 2.0 + 0.25 * len(classes))
+    size = min(6.0, max(3.6, 2.0 + 0.25 * len(classes)))
     figure = new_figure(size + 0.8, size)
     ax = figure.add_subplot()
     image = ax.imshow(share, cmap="Greens", vmin=0, vmax=1)
