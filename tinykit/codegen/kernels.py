@@ -43,8 +43,11 @@ VECTOR_VERSIONS = ("mve", "dsp", "armv6m", "portable")
 SIMD32_VERSIONS = ("dsp", "armv6m", "portable")
 KERNEL_VERSIONS: dict[str, tuple[str, ...]] = {
     "tk_conv2d_im2col_s8": VECTOR_VERSIONS,
+    "tk_conv2d_im2col_bytes_s8": VECTOR_VERSIONS,
+    "tk_average_pool_s8": SIMD32_VERSIONS,
     "tk_fully_connected_s8": VECTOR_VERSIONS,
     "tk_depthwise_conv2d_rows_s8": SIMD32_VERSIONS,
+    "tk_depthwise_conv2d_3x3_s8": SIMD32_VERSIONS,
 }
 
 
@@ -98,8 +101,9 @@ RQ_RECORD = 16
 
 
 def conv_scratch_bytes(k_pad: int, out_c: int) -> int:
-    """Scratch of tk_conv2d_im2col_s8: requantization records, 4 int8 rows, their pairs."""
-    return RQ_RECORD * out_c + 3 * CONV_TILE * k_pad
+    """Scratch of tk_conv2d_im2col_s8: requantization records, 4 int8 rows, their 16-bit
+    pairs (DSP), and a short last tile's output."""
+    return RQ_RECORD * out_c + 3 * CONV_TILE * k_pad + round_up(CONV_TILE * out_c, 4)
 
 
 def fc_in_pad(in_depth: int) -> int:
@@ -107,8 +111,9 @@ def fc_in_pad(in_depth: int) -> int:
 
 
 def fc_scratch_bytes(in_depth: int) -> int:
-    """Scratch of tk_fully_connected_s8: one input row as 16-bit pairs (DSP)."""
-    return 2 * fc_in_pad(in_depth)
+    """Scratch of tk_fully_connected_s8: one input row as 16-bit pairs (DSP), and as
+    int8 padded to in_pad."""
+    return 3 * fc_in_pad(in_depth)
 
 
 def rows_scratch_bytes(in_c: int, in_w: int, out_w: int, out_c: int, k_h: int, k_w: int,
@@ -132,17 +137,55 @@ def _shape(graph: Subgraph, index: int) -> tuple[int, ...]:
 def choose_conv(graph: Subgraph, op: Operator) -> KernelChoice:
     weights = _shape(graph, op.inputs[1])
     in_c = _shape(graph, op.inputs[0])[-1]
-    if len(weights) != 4 or weights[3] == 0 or in_c != weights[3]:
-        return KernelChoice("tk_conv2d_s8")  # grouped (or malformed: lowering says why)
+    if len(weights) != 4 or weights[3] == 0 or in_c != weights[3] or \
+            not requant_is_fast(graph, op, False):
+        return KernelChoice("tk_conv2d_s8")  # grouped, general requantization, malformed
     out_c, k_h, k_w, depth = weights
-    return KernelChoice("tk_conv2d_im2col_s8",
+    return KernelChoice(im2col_kernel(k_w * depth, int(op.options.get("dilation_w_factor", 1))),
                         conv_scratch_bytes(conv_k_pad(k_h, k_w, depth), out_c))
+
+
+def im2col_kernel(run: int, dilation_w: int) -> str:
+    """The im2col entry point: kernel rows of whole words (run = k_w * in_c bytes) take
+    them straight from the input; any other geometry gathers bytes."""
+    return "tk_conv2d_im2col_s8" if run % 4 == 0 and dilation_w == 1 else \
+        "tk_conv2d_im2col_bytes_s8"
 
 
 def depthwise_as_conv(graph: Subgraph, op: Operator) -> bool:
     """A depthwise layer with one input channel is a plain convolution."""
     shape = _shape(graph, op.inputs[0])
     return len(shape) == 4 and shape[3] == 1
+
+
+def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
+    """Whether a convolution's requantization has the one-rounding form (`requant_plan`),
+    from its constants alone, as the lowering computes it; False when anything is off
+    (the lowering then says what). The choice of kernel depends on it, and the memory
+    plan on the choice."""
+    from tinykit.codegen.quant import quantize_multiplier
+
+    try:
+        source, weights_t, result = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1],
+                                                                op.outputs[0]))
+        weights = weights_t.numpy().astype(np.int64)
+        weights = weights.reshape(-1, weights.shape[-1]).T if depthwise else \
+            weights.reshape(weights.shape[0], -1)
+        out_c = weights.shape[0]
+        scales = list(weights_t.quantization.scale)  # type: ignore[union-attr]
+        in_q, out_q = source.quantization, result.quantization
+        in_scale, in_zp = float(in_q.scale[0]), int(in_q.zero_point[0])  # type: ignore[union-attr]
+        out_scale = float(out_q.scale[0])  # type: ignore[union-attr]
+        bias = np.zeros(out_c, dtype=np.int64)
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            bias = graph.tensors[op.inputs[2]].numpy().astype(np.int64).reshape(-1)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return False
+    scales = scales * out_c if len(scales) == 1 else scales
+    pairs = [quantize_multiplier(in_scale * float(s) / out_scale) for s in scales]
+    folded = (bias - in_zp * weights.sum(axis=1)).tolist()
+    return requant_plan([m for m, _ in pairs], [e for _, e in pairs], folded,
+                        weight_abs_sums(weights)).fast
 
 
 def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
@@ -152,13 +195,13 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
         return KernelChoice("tk_depthwise_conv2d_s8")  # lowering says what is wrong
     _, k_h, k_w, out_c = weights
     if depthwise_as_conv(graph, op):
-        return KernelChoice("tk_conv2d_im2col_s8",
+        return KernelChoice(im2col_kernel(k_w, int(op.options.get("dilation_w_factor", 1))),
                             conv_scratch_bytes(conv_k_pad(k_h, k_w, 1), out_c))
     opts = op.options
     stride_w = int(opts.get("stride_w", 1))
     dilation_h, dilation_w = (int(opts.get("dilation_h_factor", 1)),
                               int(opts.get("dilation_w_factor", 1)))
-    if dilation_w != 1 or k_h > ROWS_MAX_K:
+    if dilation_w != 1 or k_h > ROWS_MAX_K or not requant_is_fast(graph, op, True):
         return KernelChoice("tk_depthwise_conv2d_s8")
     pad_left = padding_before(stride_w, dilation_w, in_shape[2], k_w, out_shape[2]) \
         if str(opts.get("padding", "SAME")) == "SAME" else 0
@@ -166,7 +209,9 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
                                  stride_w, dilation_h, pad_left)
     if scratch > ROWS_LIMIT:
         return KernelChoice("tk_depthwise_conv2d_s8")
-    return KernelChoice("tk_depthwise_conv2d_rows_s8", scratch)
+    three = (k_h, k_w) == (3, 3) and out_c == in_shape[3]
+    return KernelChoice("tk_depthwise_conv2d_3x3_s8" if three else "tk_depthwise_conv2d_rows_s8",
+                        scratch)
 
 
 def choose_fully_connected(graph: Subgraph, op: Operator) -> KernelChoice:

@@ -24,11 +24,12 @@ from tinykit.codegen.common import (
 )
 from tinykit.codegen.program import OpContext
 from tinykit.codegen.quant import f32, quantize_multiplier
-from tinykit.tflite.model import Tensor
+from tinykit.tflite.model import Operator, Subgraph, Tensor
 
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 #: Kernels whose last argument is the op's scratch buffer in the arena.
-SCRATCH_KERNELS = frozenset({"tk_conv2d_im2col_s8", "tk_depthwise_conv2d_rows_s8"})
+SCRATCH_KERNELS = frozenset({"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8",
+                             "tk_depthwise_conv2d_rows_s8", "tk_depthwise_conv2d_3x3_s8"})
 
 
 def _filter_scales(ctx: OpContext, weights: Tensor, channels: int, axis: int) -> list[float]:
@@ -148,6 +149,13 @@ def lower_conv2d(ctx: OpContext) -> None:
     _lower_conv_like(ctx, weights, scales, sums, geometry, groups)
 
 
+def kernel_choice(graph: Subgraph, op: Operator) -> kernels.KernelChoice:
+    """What the chooser of this op's type picked before the memory plan."""
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        return kernels.choose_depthwise(graph, op)
+    return kernels.choose_conv(graph, op)
+
+
 def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
                      sums: np.ndarray, geometry: dict[str, int], groups: int) -> None:
     """A convolution with OHWI `weights`: the im2col kernel, or the grouped one."""
@@ -164,11 +172,15 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
         weights = weights.copy()
         weights[list(plan.constant)] = 0
     kernel = "tk_conv2d_s8"
-    if groups == 1:
-        kernel = "tk_conv2d_im2col_s8"
+    if groups == 1 and fast:  # im2col needs the one-rounding requantization
+        kernel = kernels.im2col_kernel(k_w * filter_c, geometry["dilation_w"])
         extra["k_pad"] = kernels.conv_k_pad(k_h, k_w, filter_c)
         check_int16(ctx, k_pad=extra["k_pad"])
         weights = kernels.im2col_weights(weights, extra["k_pad"])
+    # The memory plan was made for the chosen kernel (scratch, streaming kind).
+    chosen = kernel_choice(ctx.graph, ctx.op).kernel
+    if kernel != chosen:
+        raise AssertionError(f"op {ctx.op.index}: lowered to {kernel}, planned for {chosen}")
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
     act_min, act_max = fused_range(ctx, output_t)
     _emit_conv(ctx, kernel, geometry, arrays, extra,
@@ -190,7 +202,7 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     scales = _filter_scales(ctx, weights_t, out_c, axis=3)
     sums = weights.reshape(-1, out_c).astype(np.int64).sum(axis=0)
     choice = kernels.choose_depthwise(ctx.graph, ctx.op)
-    if choice.kernel == "tk_conv2d_im2col_s8":
+    if choice.kernel.startswith("tk_conv2d_im2col"):
         # One input channel: a plain convolution with out_c filters of depth 1.
         ohwi = np.ascontiguousarray(weights.transpose(3, 1, 2, 0))
         _lower_conv_like(ctx, ohwi, scales, sums, geometry, groups=1)
@@ -208,6 +220,9 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
     extra = {"groups": 1, "depth_multiplier": out_c // in_c, "k_pad": 0}
     act_min, act_max = fused_range(ctx, output_t)
+    if choice.kernel != "tk_depthwise_conv2d_s8" and not fast:
+        raise AssertionError(f"op {ctx.op.index}: the ring kernel was planned for a layer "
+                             "without the one-rounding requantization")
     _emit_conv(ctx, choice.kernel, geometry, arrays, extra,
                (in_zp, out_zp, act_min, act_max, fast))
 
@@ -248,6 +263,11 @@ def lower_fully_connected(ctx: OpContext) -> None:
         weights[list(plan.constant)] = 0
     act_min, act_max = fused_range(ctx, output_t)
     blocked = kernels.fc_blocked_weights(weights)
+    # The kernel reads whole blocks of 4 rows: pad the per-row arrays to match.
+    pad = kernels.round_up(out_depth, 4) - out_depth
+    bias = bias + [0] * pad
+    if per_channel:
+        multipliers, shifts = multipliers + [0] * pad, shifts + [-2] * pad
     fields: list[tuple[str, object]] = [
         ("weights", ctx.array("weights", "int8_t", blocked,
                               "weights in blocks of 4 rows [out/4][in/4][4][4]", align=16)),

@@ -1,5 +1,14 @@
 /* tinykit int8 kernels: see tinykit_kernels.h. Portable C99, no heap. */
 #include "tinykit_kernels.h"
+#include "tk_internal.h"
+
+TK_SIZE_PRAGMA
+
+/* Everything in this file is either set-up, a fallback or cheap per byte: built for size
+ * (the hot kernels live in tk_conv.c, tk_dwconv.c, tk_fc.c and tk_eltwise.c). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os")
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -35,7 +44,7 @@ int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int s
     return tk_rounding_divide_by_pot(tk_srdhm(shifted, multiplier), right_shift);
 }
 
-static int8_t tk_clamp_s8(int32_t value, int32_t low, int32_t high)
+static int8_t tk_clamp_value(int32_t value, int32_t low, int32_t high)
 {
     if (value < low) {
         value = low;
@@ -44,6 +53,51 @@ static int8_t tk_clamp_s8(int32_t value, int32_t low, int32_t high)
         value = high;
     }
     return (int8_t)value;
+}
+
+/* ---- helpers of the kernels in the other files (tk_internal.h) ------------------------ */
+
+/* A fused activation narrower than int8: clamp n bytes to [lo, hi] in place (nothing to
+ * do for [-128, 127]). On DSP cores four bytes at a time: SSUB8 sets a lane's GE flag
+ * where the first operand is not below the second, SEL takes those lanes from it. */
+TK_COLD void tk_clamp_s8(int8_t *p, int32_t n, int8_t lo, int8_t hi)
+{
+    int32_t i = 0;
+    if (lo == -128 && hi == 127) {
+        return;
+    }
+#if defined(TK_ISA_DSP)
+    {
+        const uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
+        for (; i + 4 <= n; i += 4) {
+            uint32_t v = tk_load32(p + i);
+            (void)__ssub8(v, lo4);
+            v = __sel(v, lo4);
+            (void)__ssub8(hi4, v);
+            v = __sel(v, hi4);
+            tk_store32(p + i, v);
+        }
+    }
+#endif
+    for (; i < n; ++i) {
+        p[i] = (int8_t)tk_clamp(p[i], lo, hi);
+    }
+}
+
+/* `count` records; bias may be NULL (zeros); per_channel 0 repeats multiplier[0]. */
+TK_COLD void tk_rq_records(tk_rq_record *out, int32_t count, const int32_t *bias,
+                                 const int32_t *multiplier, const int8_t *shift,
+                                 int per_channel, int fast, int32_t zero_point)
+{
+    int32_t c;
+    for (c = 0; c < count; ++c) {
+        const tk_channel_rq q = tk_channel(multiplier, shift, per_channel ? (int)c : 0, fast,
+                                           zero_point);
+        out[c].bias = bias != NULL ? bias[c] : 0;
+        out[c].multiplier = q.multiplier;
+        out[c].c_hi = q.c_hi;
+        out[c].shift = q.shift;
+    }
 }
 
 /* ---- CONV_2D ---------------------------------------------------------------- */
@@ -84,7 +138,7 @@ void tk_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output)
                         }
                     }
                     acc = tk_multiply_by_quantized_multiplier(acc, p->multiplier[oc], p->shift[oc]);
-                    *output++ = tk_clamp_s8(acc + p->output_zero_point, p->act_min, p->act_max);
+                    *output++ = tk_clamp_value(acc + p->output_zero_point, p->act_min, p->act_max);
                 }
             }
         }
@@ -122,7 +176,7 @@ void tk_depthwise_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t
                         acc = tk_multiply_by_quantized_multiplier(acc, p->multiplier[oc],
                                                                   p->shift[oc]);
                         output[(((int32_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                            tk_clamp_s8(acc + p->output_zero_point, p->act_min, p->act_max);
+                            tk_clamp_value(acc + p->output_zero_point, p->act_min, p->act_max);
                     }
                 }
             }
@@ -144,35 +198,6 @@ static void tk_pool_window(const tk_pool_params *p, int oy, int ox, int *y0, int
     *x1 = ix + p->filter_w < p->in_w ? ix + p->filter_w : p->in_w;
 }
 
-void tk_average_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *output)
-{
-    int b, oy, ox, c, y, x, y0, y1, x0, x1;
-
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *image = input + (int32_t)b * p->in_h * p->in_w * p->channels;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            for (ox = 0; ox < p->out_w; ++ox) {
-                tk_pool_window(p, oy, ox, &y0, &y1, &x0, &x1);
-                for (c = 0; c < p->channels; ++c) {
-                    int32_t acc = 0;
-                    int32_t count = 0;
-                    for (y = y0; y < y1; ++y) {
-                        for (x = x0; x < x1; ++x) {
-                            acc += image[((int32_t)y * p->in_w + x) * p->channels + c];
-                            ++count;
-                        }
-                    }
-                    if (count > 0) {
-                        /* Round half away from zero, as TFLite's AveragePool. */
-                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                    }
-                    *output++ = tk_clamp_s8(acc, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
-}
-
 void tk_max_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *output)
 {
     int b, oy, ox, c, y, x, y0, y1, x0, x1;
@@ -190,7 +215,7 @@ void tk_max_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *output
                             best = v > best ? v : best;
                         }
                     }
-                    *output++ = tk_clamp_s8(best, p->act_min, p->act_max);
+                    *output++ = tk_clamp_value(best, p->act_min, p->act_max);
                 }
             }
         }
@@ -239,7 +264,7 @@ void tk_mean_s8(const tk_mean_params *p, const int8_t *input, int8_t *output)
         } while (tk_next_index(p->num_reduced, p->reduced_dims, reduced));
         value = tk_multiply_by_quantized_multiplier(sum - p->input_zero_point * p->count,
                                                     p->multiplier, (int)p->shift);
-        *output++ = tk_clamp_s8(value + p->output_zero_point, -128, 127);
+        *output++ = tk_clamp_value(value + p->output_zero_point, -128, 127);
     } while (tk_next_index(p->num_kept, p->kept_dims, kept));
 }
 
@@ -262,7 +287,7 @@ static int8_t tk_binary_element(const tk_binary_params *p, int32_t a, int32_t b)
         result = tk_multiply_by_quantized_multiplier(raw, p->output_multiplier,
                                                      (int)p->output_shift);
     }
-    return tk_clamp_s8(result + p->output_offset, p->act_min, p->act_max);
+    return tk_clamp_value(result + p->output_offset, p->act_min, p->act_max);
 }
 
 void tk_binary_s8(const tk_binary_params *p, const int8_t *input1, const int8_t *input2,
@@ -297,7 +322,7 @@ void tk_lut_s8(const int8_t *table, int32_t count, const int8_t *input, int8_t *
 
 /* ---- SOFTMAX (gemmlowp fixed point, as reference_ops::Softmax) --------------- */
 
-static int tk_count_leading_zeros(uint32_t x)
+TK_COLD static int tk_count_leading_zeros(uint32_t x)
 {
     int n = 0;
     if (x == 0) {
@@ -311,7 +336,7 @@ static int tk_count_leading_zeros(uint32_t x)
 }
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT for a positive exponent. */
-static int32_t tk_saturating_shift_left(int32_t x, int exponent)
+TK_COLD static int32_t tk_saturating_shift_left(int32_t x, int exponent)
 {
     const int32_t threshold = (int32_t)(((int32_t)1 << (31 - exponent)) - 1);
     if (x > threshold) {
@@ -324,7 +349,7 @@ static int32_t tk_saturating_shift_left(int32_t x, int exponent)
 }
 
 /* gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0.31 in, Q0.31 out). */
-static int32_t tk_one_over_one_plus_x(int32_t a)
+TK_COLD static int32_t tk_one_over_one_plus_x(int32_t a)
 {
     const int64_t sum = (int64_t)a + INT32_MAX;
     const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
@@ -341,7 +366,7 @@ static int32_t tk_one_over_one_plus_x(int32_t a)
     return tk_saturating_shift_left(x, 1);
 }
 
-void tk_softmax_s8(const tk_softmax_params *p, const int8_t *input, int8_t *output)
+TK_COLD void tk_softmax_s8(const tk_softmax_params *p, const int8_t *input, int8_t *output)
 {
     int32_t r, c;
 
@@ -366,7 +391,7 @@ void tk_softmax_s8(const tk_softmax_params *p, const int8_t *input, int8_t *outp
             const int32_t exp_in_0 = p->exp_table[max_in_row - x[c]];
             const int32_t unsat = tk_rounding_divide_by_pot(tk_srdhm(shifted_scale, exp_in_0),
                                                             num_bits_over_unit + 31 - 8);
-            y[c] = tk_clamp_s8(unsat - 128, -128, 127);
+            y[c] = tk_clamp_value(unsat - 128, -128, 127);
         }
     }
 }
@@ -477,7 +502,7 @@ void tk_quantize_f32_s8(float scale, int32_t zero_point, int32_t count, const fl
         const int32_t whole = (rounded >= -2147483648.0f && rounded < 2147483648.0f)
                                   ? (int32_t)rounded : INT32_MIN;
         const int32_t shifted = (int32_t)(uint32_t)((uint32_t)whole + (uint32_t)zero_point);
-        output[i] = tk_clamp_s8(shifted, -128, 127);
+        output[i] = tk_clamp_value(shifted, -128, 127);
     }
 }
 

@@ -72,11 +72,13 @@ extern "C" {
  * complete). TK_ISA_VECTOR kernels have MVE, DSP, ARMv6-M and portable versions;
  * TK_ISA_SIMD32 ones DSP, ARMv6-M and portable; the others are the same C everywhere. */
 #define TK_ISA_tk_conv2d_im2col_s8 TK_ISA_VECTOR
+#define TK_ISA_tk_conv2d_im2col_bytes_s8 TK_ISA_VECTOR
 #define TK_ISA_tk_fully_connected_s8 TK_ISA_VECTOR
 #define TK_ISA_tk_depthwise_conv2d_rows_s8 TK_ISA_SIMD32
+#define TK_ISA_tk_depthwise_conv2d_3x3_s8 TK_ISA_SIMD32
 #define TK_ISA_tk_conv2d_s8 "portable"
 #define TK_ISA_tk_depthwise_conv2d_s8 "portable"
-#define TK_ISA_tk_average_pool_s8 "portable"
+#define TK_ISA_tk_average_pool_s8 TK_ISA_SIMD32
 #define TK_ISA_tk_max_pool_s8 "portable"
 #define TK_ISA_tk_mean_s8 "portable"
 #define TK_ISA_tk_binary_s8 "portable"
@@ -105,9 +107,10 @@ int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int s
 /* ---- CONV_2D and DEPTHWISE_CONV_2D ---------------------------------------
  * Filter layouts, by kernel:
  *   tk_conv2d_s8             [out_c][k_h][k_w][in_c / groups]
- *   tk_conv2d_im2col_s8      [out_c][k_pad]: (k_h, k_w, in_c) order, zeros up to k_pad
+ *   tk_conv2d_im2col_s8, tk_conv2d_im2col_bytes_s8
+ *                            [out_c][k_pad]: (k_h, k_w, in_c) order, zeros up to k_pad
  *   tk_depthwise_conv2d_s8,
- *   tk_depthwise_conv2d_rows_s8  [k_h][k_w][out_c]
+ *   tk_depthwise_conv2d_rows_s8, tk_depthwise_conv2d_3x3_s8  [k_h][k_w][out_c]
  * The kernels that take `scratch` need the bytes the generator computed
  * (`tk_*_scratch_bytes` in docs/codegen.md), 4-byte aligned; they leave nothing in it. */
 
@@ -135,9 +138,13 @@ typedef struct {
 void tk_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
 void tk_conv2d_im2col_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
                          void *scratch);
+void tk_conv2d_im2col_bytes_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                               void *scratch);
 void tk_depthwise_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
 void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
                                   int8_t *output, void *scratch);
+void tk_depthwise_conv2d_3x3_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                                void *scratch);
 
 /* ---- FULLY_CONNECTED ------------------------------------------------------
  * Weights in blocks of 4 output rows: [out_pad / 4][in_pad / 4][4 rows][4 inputs],
@@ -145,8 +152,8 @@ void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
 
 typedef struct {
     const int8_t *weights;     /* blocked, see above */
-    const int32_t *bias;       /* [out_depth]: bias - input_zero_point * sum(row) */
-    const int32_t *multiplier; /* [out_depth] if per_channel, else [1] */
+    const int32_t *bias;       /* [out_pad]: bias - input_zero_point * sum(row), zeros after */
+    const int32_t *multiplier; /* [out_pad] if per_channel, else [1] */
     const int8_t *shift;       /* same length as multiplier */
     int32_t batches;
     int32_t in_depth, out_depth;

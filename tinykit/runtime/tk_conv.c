@@ -1,16 +1,23 @@
-/* CONV_2D as im2col and a matrix product: tk_conv2d_im2col_s8. See tinykit_kernels.h.
+/* CONV_2D as im2col and a matrix product: tk_conv2d_im2col_s8 (kernel rows of whole
+ * words: k_w * in_c a multiple of 4, dilation_w 1) and tk_conv2d_im2col_bytes_s8 (any
+ * geometry). Two entry points so that a firmware links only the code its layers use.
  *
  * Output pixels are taken four at a time (a tile, in raster order over batch, row and
- * column). The receptive field of each pixel becomes a row of k_pad int8 values (im2col:
- * input bytes, the input zero point where the window leaves the image, zeros after k);
- * then every output channel is the dot product of its filter row with the four rows.
- * All input of a tile is read before any of its output is written.
+ * column). The receptive field of each pixel is a row of k_pad values (im2col: input
+ * bytes, the input zero point where the window leaves the image, zeros after k); every
+ * output channel is the dot product of its filter row with the tile's four rows, then
+ * requantized in the one-rounding form (the generator calls this kernel only when every
+ * channel allows it; tk_conv2d_s8 does the rest). All input of a tile is read before any
+ * of its output is written. A fused activation narrower than int8 is applied to the
+ * tile's bytes afterwards (four at a time on DSP cores).
  *
- * Scratch (tinykit.codegen.kernels.conv_scratch_bytes): the requantization of every
- * output channel (16 bytes each), four int8 rows of k_pad bytes, and for the DSP version
- * the rows expanded into a block of 16-bit pairs (8 * k_pad bytes).
+ * Scratch (tinykit.codegen.kernels.conv_scratch_bytes), 4-byte aligned:
+ *   requantization records [out_c] | 4 int8 rows [k_pad] | DSP: the rows as 16-bit pairs
+ *   [8 * k_pad bytes] | a short last tile [4 * out_c]
  */
 #include "tk_internal.h"
+
+TK_SIZE_PRAGMA
 
 #define TK_TILE 4
 
@@ -48,7 +55,7 @@ typedef struct {
     int8_t zero_point;
 } tk_im2col_geometry;
 
-static tk_im2col_geometry tk_im2col_geometry_of(const tk_conv_params *p)
+TK_COLD static tk_im2col_geometry tk_im2col_geometry_of(const tk_conv_params *p)
 {
     tk_im2col_geometry g;
     g.in_h = p->in_h;
@@ -72,7 +79,7 @@ static tk_im2col_geometry tk_im2col_geometry_of(const tk_conv_params *p)
 /* The receptive field of output pixel (oy, ox) of `image` (one batch) as k_pad bytes:
  * per kernel row, the zero point left of the image, the bytes inside, the zero point
  * right of it (one run each when dilation_w is 1); zeros after k. */
-static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *image, int oy, int ox,
+TK_COLD static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *image, int oy, int ox,
                           int8_t *row)
 {
     const int32_t iy0 = oy * g->stride_h - g->pad_top;
@@ -108,24 +115,6 @@ static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *image, int 
         }
     }
     tk_fill_s8_bytes(row, 0, g->k_pad - g->k_h * run);
-}
-
-/* ---- requantize and store one output channel of a tile ----------------------------- */
-
-/* What the stores of a layer need, in locals (int8 stores may alias the parameters). */
-typedef struct {
-    int32_t out_c, act_min, act_max;
-    int fast;
-} tk_conv_out;
-
-/* acc[0..count) of one output channel into out[i * out_c] (any case). */
-static void tk_store_general(const tk_conv_out *o, const tk_rq_record *r, const int32_t *acc,
-                             int count, int8_t *out)
-{
-    int i;
-    for (i = 0; i < count; ++i, out += o->out_c) {
-        *out = (int8_t)tk_clamp(tk_requant_record(acc[i], r, o->fast), o->act_min, o->act_max);
-    }
 }
 
 /* ---- the dot products of a tile: one version per instruction set ------------------- */
@@ -168,7 +157,7 @@ TK_INLINE void tk_tile_dot(const int8_t *w, const void *block, int32_t k_pad, in
  *   [x0|x2 of pixels 0..3] [x1|x3 of pixels 0..3]   (SXTB16 and SXTB16 ROR #8 of the word)
  * which is what SXTB16 gives of the filter's own word, so SMLAD pairs match.
  * `words` groups of pixel `slot` from `src` (NULL: the zero point's word). */
-static int32_t *tk_expand(int32_t *slot, const int8_t *src, int32_t words, uint32_t zp_word)
+TK_HOT TK_NOINLINE static int32_t *tk_expand(int32_t *slot, const int8_t *src, int32_t words, uint32_t zp_word)
 {
     int32_t j;
     if (src == NULL) {
@@ -187,23 +176,18 @@ static int32_t *tk_expand(int32_t *slot, const int8_t *src, int32_t words, uint3
     return slot;
 }
 
-/* Pixel (oy, ox) into its slot of the block. When a kernel row is whole words, each row
- * comes straight from the input (or is the zero point's word, above or below the image;
- * a row cut by the left or right edge is assembled in `row` first); else the whole
- * receptive field goes through an im2col row. */
-static void tk_tile_pixel(const tk_im2col_geometry *g, const int8_t *image, int32_t oy,
-                          int32_t ox, int8_t *row, int32_t *slot)
+/* Pixel (oy, ox) into its slot of the block, kernel rows of whole words (dilation_w 1):
+ * each row comes straight from the input (or is the zero point's word, above or below
+ * the image; a row cut by the left or right edge is assembled in `row` first). */
+TK_HOT TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
+                                              const int8_t *image, int32_t oy, int32_t ox,
+                                              int8_t *row, int32_t *slot)
 {
     const int32_t tap = g->in_c, run = g->k_w * tap;
     const int32_t ix0 = ox * g->stride_w - g->pad_left;
     const int32_t iy0 = oy * g->stride_h - g->pad_top;
     const uint32_t zp_word = 0x01010101u * (uint8_t)g->zero_point;
     int32_t ky, lo = 0, hi = run;
-    if ((run & 3) != 0 || g->dilation_w != 1) {
-        tk_im2col_row(g, image, (int)oy, (int)ox, row);
-        tk_expand(slot, row, g->k_pad / 4, 0);
-        return;
-    }
     if (ix0 < 0) {
         lo = -ix0 * tap < run ? -ix0 * tap : run;
     }
@@ -226,10 +210,20 @@ static void tk_tile_pixel(const tk_im2col_geometry *g, const int8_t *image, int3
     }
 }
 
+/* Any geometry: the whole receptive field through an im2col row. */
+TK_NOINLINE static void tk_tile_pixel_bytes(const tk_im2col_geometry *g, const int8_t *image,
+                                            int32_t oy, int32_t ox, int8_t *row,
+                                            int32_t *slot)
+{
+    tk_im2col_row(g, image, (int)oy, (int)ox, row);
+    tk_expand(slot, row, g->k_pad / 4, 0);
+}
+
 /* The block of the tile at output pixel (b, oy, ox) = where[]; advances where[]. A short
  * last tile repeats its last pixel. */
-static const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *input,
-                                  int32_t *where, int count, int8_t *buffer, void *block)
+TK_INLINE const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *input,
+                                  int32_t *where, int count, int8_t *buffer, void *block,
+                                  int words)
 {
     const int32_t image_bytes = g->in_h * g->in_w * g->in_c;
     const int direct = g->k_h == 1 && g->k_w == 1 && g->k_pad == g->in_c;
@@ -241,8 +235,10 @@ static const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *inp
         if (direct) {
             tk_expand(slots + i, image + (oy * g->stride_h * g->in_w + ox * g->stride_w) * g->in_c,
                       g->k_pad / 4, 0);
-        } else {
+        } else if (words) {
             tk_tile_pixel(g, image, oy, ox, buffer, slots + i);
+        } else {
+            tk_tile_pixel_bytes(g, image, oy, ox, buffer, slots + i);
         }
         if (i + 1 < count && ++ox == g->out_w) {
             ox = 0;
@@ -370,11 +366,13 @@ TK_INLINE void tk_tile_dot(const int8_t *w, const void *block, int32_t k_pad, in
  * block (a 1x1 convolution whose row is a whole input pixel reads it in place); a short
  * last tile repeats its last pixel. Advances where[]. */
 static const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *input,
-                                  int32_t *where, int count, int8_t *buffer, void *block)
+                                  int32_t *where, int count, int8_t *buffer, void *block,
+                                  int words)
 {
     const int32_t image_bytes = g->in_h * g->in_w * g->in_c;
     const int direct = g->k_h == 1 && g->k_w == 1 && g->k_pad == g->in_c;
     const int8_t **rows = (const int8_t **)block;
+    (void)words;
     int32_t b = where[0], oy = where[1], ox = where[2];
     int i;
     for (i = 0; i < TK_TILE; ++i) {
@@ -404,25 +402,10 @@ static const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *inp
 }
 #endif
 
-/* Every output channel of a tile: the general case (a short tile, the general
- * requantization or an activation clamp). */
-static void tk_conv_tile(const tk_conv_out *o, const void *tile, const int8_t *w, int32_t k_pad,
-                         const tk_rq_record *rq, int count, int8_t *out)
-{
-    int oc;
-    for (oc = 0; oc < o->out_c; ++oc, w += k_pad, ++out) {
-        int32_t acc[TK_TILE];
-        acc[0] = acc[1] = acc[2] = acc[3] = rq[oc].bias;
-        tk_tile_dot(w, tile, k_pad, acc);
-        tk_store_general(o, &rq[oc], acc, count, out);
-    }
-}
-
-/* The common case: four pixels, the one-rounding requantization, no clamp. */
-__attribute__((noinline)) static void tk_conv_tile4(const void *tile, const int8_t *w,
-                                                   int32_t k_pad, const tk_rq_record *rq,
-                                                   const tk_rq_record *end, int8_t *out,
-                                                   int32_t out_c)
+/* Every output channel of a full tile: dot products, requantization, four stores. */
+TK_HOT TK_NOINLINE static void tk_conv_tile4(const void *tile, const int8_t *w, int32_t k_pad,
+                          const tk_rq_record *rq, const tk_rq_record *end, int8_t *out,
+                          int32_t out_c)
 {
     int8_t *out2 = out + 2 * out_c;
     for (; rq != end; ++rq, w += k_pad, ++out, ++out2) {
@@ -441,34 +424,43 @@ __attribute__((noinline)) static void tk_conv_tile4(const void *tile, const int8
     }
 }
 
+/* Both entry points: `words` (a constant) says every kernel row is whole words. */
+TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                              void *scratch, int words)
+{
+    const int32_t k_pad = p->k_pad, out_c = p->out_c;
+    const int32_t pixels = (int32_t)p->batches * p->out_h * p->out_w;
+    const int8_t lo = p->act_min, hi = p->act_max;
+    const tk_im2col_geometry g = tk_im2col_geometry_of(p);
+    tk_rq_record *rq = (tk_rq_record *)scratch;
+    int8_t *buffer = (int8_t *)(rq + out_c);
+    int8_t *block = buffer + TK_TILE * k_pad;
+    int8_t *short_tile = block + 2 * TK_TILE * k_pad;
+    int32_t where[3] = {0, 0, 0};
+    int32_t first;
+
+    tk_rq_records(rq, out_c, p->bias, p->multiplier, p->shift, 1, 1, p->output_zero_point);
+    for (first = 0; first < pixels; first += TK_TILE) {
+        const int count = pixels - first < TK_TILE ? (int)(pixels - first) : TK_TILE;
+        const void *tile = tk_tile_source(&g, input, where, count, buffer, block, words);
+        int8_t *out = output + first * out_c;
+        tk_conv_tile4(tile, p->filter, k_pad, rq, rq + out_c, count == TK_TILE ? out : short_tile,
+                      out_c);
+        if (count < TK_TILE) {
+            memcpy(out, short_tile, (size_t)(count * out_c));
+        }
+        tk_clamp_s8(out, count * out_c, lo, hi);
+    }
+}
+
 void tk_conv2d_im2col_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
                          void *scratch)
 {
-    const int32_t k_pad = p->k_pad;
-    const int32_t pixels = (int32_t)p->batches * p->out_h * p->out_w;
-    const int plain = p->fast_requant && p->act_min == -128 && p->act_max == 127;
-    const tk_im2col_geometry g = tk_im2col_geometry_of(p);
-    int32_t where[3] = {0, 0, 0};
-    tk_conv_out o;
-    tk_rq_record *rq = (tk_rq_record *)scratch;
-    int8_t *buffer = (int8_t *)(rq + p->out_c);
-    void *block = buffer + TK_TILE * k_pad;
-    int32_t first;
+    tk_conv_kernel(p, input, output, scratch, 1);
+}
 
-    o.out_c = p->out_c;
-    o.act_min = p->act_min;
-    o.act_max = p->act_max;
-    o.fast = p->fast_requant;
-    tk_rq_records(rq, o.out_c, p->bias, p->multiplier, p->shift, 1, o.fast,
-                  p->output_zero_point);
-    for (first = 0; first < pixels; first += TK_TILE) {
-        const int count = pixels - first < TK_TILE ? (int)(pixels - first) : TK_TILE;
-        int8_t *out = output + first * o.out_c;
-        const void *tile = tk_tile_source(&g, input, where, count, buffer, block);
-        if (plain && count == TK_TILE) {
-            tk_conv_tile4(tile, p->filter, k_pad, rq, rq + o.out_c, out, o.out_c);
-        } else {
-            tk_conv_tile(&o, tile, p->filter, k_pad, rq, count, out);
-        }
-    }
+void tk_conv2d_im2col_bytes_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                               void *scratch)
+{
+    tk_conv_kernel(p, input, output, scratch, 0);
 }

@@ -1,4 +1,6 @@
-/* DEPTHWISE_CONV_2D over a ring of 16-bit input rows: tk_depthwise_conv2d_rows_s8.
+/* DEPTHWISE_CONV_2D over a ring of 16-bit input rows: tk_depthwise_conv2d_rows_s8 (any
+ * kernel size and depth multiplier) and tk_depthwise_conv2d_3x3_s8 (3x3, multiplier 1;
+ * two entry points so that a firmware links only the code its layers use).
  *
  * Output rows are computed in order. Before output row y, the input rows its window
  * needs are converted once each to int16, one plane row per channel, into a ring of
@@ -7,7 +9,9 @@
  * points. Then the output row is computed from the ring: taps along x are paired (two
  * 16-bit inputs against two 16-bit weights: SMLAD on DSP cores). Input rows are read
  * once, in increasing order, and never after an output row whose window starts below
- * them is written (the `rows` streaming contract).
+ * them is written (the `rows` streaming contract). Requantization is the one-rounding
+ * form (the generator calls tk_depthwise_conv2d_s8 when a layer does not allow it); a
+ * fused activation narrower than int8 is applied to each output row afterwards.
  *
  * Scratch (tinykit.codegen.kernels.rows_scratch_bytes), 4-byte aligned:
  *   ring [R][in_c][cols] int16 | zero-point row [cols] int16 |
@@ -16,6 +20,8 @@
  * weight and reads one column further). dilation_w must be 1.
  */
 #include "tk_internal.h"
+
+TK_SIZE_PRAGMA
 
 /* Kernel rows at most (the generator checks). */
 #define TK_ROWS_MAX_K 16
@@ -31,7 +37,8 @@ typedef struct {
     int32_t *records;
 } tk_rows_layout;
 
-static tk_rows_layout tk_rows_layout_of(const tk_conv_params *p, void *scratch)
+TK_COLD static tk_rows_layout tk_rows_layout_of(const tk_conv_params *p, void *scratch,
+                                                int three_by_three)
 {
     const int32_t span = (int32_t)(p->out_w - 1) * p->stride_w + p->k_w;
     const int32_t cols = (span > p->in_w + p->pad_left ? span : p->in_w + p->pad_left) + 1;
@@ -39,11 +46,7 @@ static tk_rows_layout tk_rows_layout_of(const tk_conv_params *p, void *scratch)
     l.cols = (cols + 1) & ~1;
     l.slots = (int32_t)(p->k_h - 1) * p->dilation_h + 1;
     l.kw2 = (p->k_w + 1) / 2;
-#if defined(TK_ISA_DSP)
-    l.three_by_three = p->k_h == 3 && p->k_w == 3;
-#else
-    l.three_by_three = 0;
-#endif
+    l.three_by_three = three_by_three;
     l.stride = 4 + (l.three_by_three ? 9 : p->k_h * l.kw2);
     l.ring = (int16_t *)scratch;
     l.zp_row = l.ring + l.slots * p->in_c * l.cols;
@@ -51,14 +54,15 @@ static tk_rows_layout tk_rows_layout_of(const tk_conv_params *p, void *scratch)
     return l;
 }
 
-static int32_t tk_pair(int32_t lo, int32_t hi)
+TK_COLD static int32_t tk_pair(int32_t lo, int32_t hi)
 {
     return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
 }
 
 /* Each output channel's requantization, then its weights as pairs (w[kx] | w[kx+1] << 16),
  * a zero after an odd last tap; for the DSP 3x3 loop (w0|w1), (w1|w2), (w0|w2) per row. */
-static void tk_rows_records(const tk_conv_params *p, const tk_rows_layout *l)
+TK_INLINE void tk_rows_records(const tk_conv_params *p, const tk_rows_layout *l,
+                               int three_by_three)
 {
     const int32_t out_c = p->out_c;
     int32_t *out = l->records;
@@ -66,10 +70,10 @@ static void tk_rows_records(const tk_conv_params *p, const tk_rows_layout *l)
     for (oc = 0; oc < out_c; ++oc, out += l->stride) {
         int32_t *pairs = out + 4;
         tk_rq_records((tk_rq_record *)(void *)out, 1, p->bias + oc, p->multiplier + oc,
-                      p->shift + oc, 1, p->fast_requant, p->output_zero_point);
+                      p->shift + oc, 1, 1, p->output_zero_point);
         for (ky = 0; ky < p->k_h; ++ky) {
             const int8_t *w = p->filter + (int32_t)ky * p->k_w * out_c + oc;
-            if (l->three_by_three) {
+            if (three_by_three) {
                 *pairs++ = tk_pair(w[0], w[out_c]);
                 *pairs++ = tk_pair(w[out_c], w[2 * out_c]);
                 *pairs++ = tk_pair(w[0], w[2 * out_c]);
@@ -84,7 +88,7 @@ static void tk_rows_records(const tk_conv_params *p, const tk_rows_layout *l)
 
 /* Zero points in the zero-point row and in every ring row (the padding columns keep
  * them; the columns of the image are overwritten as rows come in). */
-static void tk_rows_fill(const tk_conv_params *p, const tk_rows_layout *l)
+TK_COLD static void tk_rows_fill(const tk_conv_params *p, const tk_rows_layout *l)
 {
     const int16_t zp = p->input_zero_point;
     const int32_t count = (l->slots * p->in_c + 1) * l->cols;
@@ -95,7 +99,7 @@ static void tk_rows_fill(const tk_conv_params *p, const tk_rows_layout *l)
 }
 
 /* Input row `iy` of `image` into its ring slot: one plane row per channel. */
-static void tk_rows_load(const tk_conv_params *p, const tk_rows_layout *l, const int8_t *image,
+TK_HOT static void tk_rows_load(const tk_conv_params *p, const tk_rows_layout *l, const int8_t *image,
                          int iy)
 {
     const int32_t in_c = p->in_c, in_w = p->in_w, cols = l->cols;
@@ -128,66 +132,96 @@ static void tk_rows_load(const tk_conv_params *p, const tk_rows_layout *l, const
 
 /* What the output loops need, in locals (int8 stores may alias the parameter block). */
 typedef struct {
-    int32_t act_min, act_max, out_c, out_w, in_c, stride_w, k_h, kw2, mult, cols, stride;
-    int fast;
+    int32_t out_c, out_w, in_c, stride_w, k_h, kw2, mult, cols, stride;
 } tk_rows_out;
 
 #if defined(TK_ISA_DSP)
-/* DSP, 3x3, one input channel per output channel, the one-rounding requantization and no
- * activation clamp: every channel of two output columns a turn, so each channel's
- * record (requantization and nine weight pairs) is loaded once per two outputs.
- * With x0..x3 a kernel row's two words and the pairs (w0|w1), (w1|w2), (w0|w2):
- *   o0 = x0w0 + x1w1 (SMLAD) + x2w2 (SMLABT),  o1 = x1w0 (SMLATB) + x2w1 + x3w2 (SMLAD);
- * a stride of 2 gives o1 from x2..x5 with o0's pairs. */
-static void tk_rows_3x3_pairs(const tk_rows_out *o, const int32_t *records,
-                              const int16_t *const *rows, const int32_t *next, int ox,
-                              int8_t *out)
+/* DSP, 3x3, one input channel per output channel: every channel of an output column
+ * (or two) a turn, so each channel's record, its requantization and nine weight pairs,
+ * is loaded once per column (or two). With x0..x3 a kernel row's two words and the
+ * pairs (w0|w1), (w1|w2), (w0|w2):
+ *   o0 = x0w0 + x1w1 (SMLAD) + x2w2 (SMLABT),  o1 = x1w0 (SMLATB) + x2w1 + x3w2 (SMLAD). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE__)
+#define TK_ROWS_ASM 1
+/* Two columns, stride 1, every kernel row inside the image, in assembly (gcc's
+ * allocation of the same C spills 17 instructions a turn). r walks the 52-byte channel
+ * records, x0..x2 the three plane rows (cols int16 apart per channel); writes out[0]
+ * and out[out_c]. */
+static void tk_rows_3x3_s1(const int32_t *r, const int32_t *end, const int16_t *x0,
+                           const int16_t *x1, const int16_t *x2, int32_t step_bytes,
+                           int8_t *out, int32_t out_c)
 {
-    const int32_t n0 = next[0], n1 = next[1], n2 = next[2], step = o->stride_w;
-    const int32_t out_c = o->out_c;
-    const int16_t *x0 = rows[0] + ox * step, *x1 = rows[1] + ox * step;
-    const int16_t *x2 = rows[2] + ox * step;
-    const int32_t *r = records;
-    const int32_t *end = records + o->in_c * o->stride;
-    for (; r != end; r += o->stride, x0 += n0, x1 += n1, x2 += n2, ++out) {
-        int32_t a = r[0], b = r[0];
-        if (step == 1) {
-            int32_t lo = (int32_t)tk_load32(x0), hi = (int32_t)tk_load32(x0 + 2);
-            a = tk_smlabt(hi, r[6], tk_smlad(lo, r[4], a));
-            b = tk_smlad(hi, r[5], tk_smlatb(lo, r[6], b));
-            lo = (int32_t)tk_load32(x1);
-            hi = (int32_t)tk_load32(x1 + 2);
-            a = tk_smlabt(hi, r[9], tk_smlad(lo, r[7], a));
-            b = tk_smlad(hi, r[8], tk_smlatb(lo, r[9], b));
-            lo = (int32_t)tk_load32(x2);
-            hi = (int32_t)tk_load32(x2 + 2);
-            a = tk_smlabt(hi, r[12], tk_smlad(lo, r[10], a));
-            b = tk_smlad(hi, r[11], tk_smlatb(lo, r[12], b));
-        } else {
-            int32_t lo = (int32_t)tk_load32(x0), mid = (int32_t)tk_load32(x0 + 2);
-            int32_t hi = (int32_t)tk_load32(x0 + 4);
-            a = tk_smlabt(mid, r[6], tk_smlad(lo, r[4], a));
-            b = tk_smlabt(hi, r[6], tk_smlad(mid, r[4], b));
-            lo = (int32_t)tk_load32(x1);
-            mid = (int32_t)tk_load32(x1 + 2);
-            hi = (int32_t)tk_load32(x1 + 4);
-            a = tk_smlabt(mid, r[9], tk_smlad(lo, r[7], a));
-            b = tk_smlabt(hi, r[9], tk_smlad(mid, r[7], b));
-            lo = (int32_t)tk_load32(x2);
-            mid = (int32_t)tk_load32(x2 + 2);
-            hi = (int32_t)tk_load32(x2 + 4);
-            a = tk_smlabt(mid, r[12], tk_smlad(lo, r[10], a));
-            b = tk_smlabt(hi, r[12], tk_smlad(mid, r[10], b));
-        }
-        out[0] = (int8_t)tk_sat8(tk_requant(a, r[1], r[2], (int)r[3]));
-        out[out_c] = (int8_t)tk_sat8(tk_requant(b, r[1], r[2], (int)r[3]));
-    }
+    int32_t a, b, lo, hi, w;
+    const int32_t second = out_c - 1; /* out has moved on by one when o1 is stored */
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[a], [%[r]]\n\t"
+        "ldr    %[lo], [%[x0]]\n\t"
+        "ldr    %[hi], [%[x0], #4]\n\t"
+        "mov    %[b], %[a]\n\t"
+        "ldr    %[w], [%[r], #16]\n\t"
+        "smlad  %[a], %[lo], %[w], %[a]\n\t"
+        "ldr    %[w], [%[r], #24]\n\t"
+        "smlabt %[a], %[hi], %[w], %[a]\n\t"
+        "smlatb %[b], %[lo], %[w], %[b]\n\t"
+        "ldr    %[w], [%[r], #20]\n\t"
+        "smlad  %[b], %[hi], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x1]]\n\t"
+        "ldr    %[hi], [%[x1], #4]\n\t"
+        "ldr    %[w], [%[r], #28]\n\t"
+        "smlad  %[a], %[lo], %[w], %[a]\n\t"
+        "ldr    %[w], [%[r], #36]\n\t"
+        "smlabt %[a], %[hi], %[w], %[a]\n\t"
+        "smlatb %[b], %[lo], %[w], %[b]\n\t"
+        "ldr    %[w], [%[r], #32]\n\t"
+        "smlad  %[b], %[hi], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x2]]\n\t"
+        "ldr    %[hi], [%[x2], #4]\n\t"
+        "ldr    %[w], [%[r], #40]\n\t"
+        "smlad  %[a], %[lo], %[w], %[a]\n\t"
+        "ldr    %[w], [%[r], #48]\n\t"
+        "smlabt %[a], %[hi], %[w], %[a]\n\t"
+        "smlatb %[b], %[lo], %[w], %[b]\n\t"
+        "ldr    %[w], [%[r], #44]\n\t"
+        "smlad  %[b], %[hi], %[w], %[b]\n\t"
+        "add    %[x0], %[x0], %[n]\n\t"
+        "add    %[x1], %[x1], %[n]\n\t"
+        "add    %[x2], %[x2], %[n]\n\t"
+        /* o0 and o1: the one-rounding requantization (tk_requant), SSAT, store */
+        "ldr    %[w], [%[r], #4]\n\t"
+        "ldr    %[hi], [%[r], #8]\n\t"
+        "and    %[lo], %[a], #0x80000000\n\t"
+        "orr    %[lo], %[lo], #0x40000000\n\t"
+        "add    %[hi], %[hi], %[a], asr #31\n\t"
+        "smlal  %[lo], %[hi], %[a], %[w]\n\t"
+        "ldr    %[lo], [%[r], #12]\n\t"
+        "asr    %[hi], %[hi], %[lo]\n\t"
+        "ssat   %[hi], #8, %[hi]\n\t"
+        "strb   %[hi], [%[out]], #1\n\t"
+        "ldr    %[hi], [%[r], #8]\n\t"
+        "and    %[lo], %[b], #0x80000000\n\t"
+        "orr    %[lo], %[lo], #0x40000000\n\t"
+        "add    %[hi], %[hi], %[b], asr #31\n\t"
+        "smlal  %[lo], %[hi], %[b], %[w]\n\t"
+        "ldr    %[lo], [%[r], #12]\n\t"
+        "asr    %[hi], %[hi], %[lo]\n\t"
+        "ssat   %[hi], #8, %[hi]\n\t"
+        "strb   %[hi], [%[out], %[second]]\n\t"
+        "add    %[r], %[r], #52\n\t"
+        "cmp    %[r], %[end]\n\t"
+        "bne    1b\n\t"
+        : [r] "+r"(r), [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [out] "+r"(out),
+          [a] "=&r"(a), [b] "=&r"(b), [lo] "=&r"(lo), [hi] "=&r"(hi), [w] "=&r"(w)
+        : [end] "r"(end), [n] "r"(step_bytes), [second] "r"(second)
+        : "cc", "memory");
 }
+#endif
 
-/* The same for the one column left over. */
-static void tk_rows_3x3_single(const tk_rows_out *o, const int32_t *records,
-                              const int16_t *const *rows, const int32_t *next, int ox,
-                              int8_t *out)
+/* One column, any stride; a kernel row above or below the image reads the zero-point
+ * row for every channel (next[ky] = 0). */
+TK_HOT static void tk_rows_3x3_single(const tk_rows_out *o, const int32_t *records,
+                               const int16_t *const *rows, const int32_t *next, int ox,
+                               int8_t *out)
 {
     const int32_t n0 = next[0], n1 = next[1], n2 = next[2], step = o->stride_w;
     const int16_t *x0 = rows[0] + ox * step, *x1 = rows[1] + ox * step;
@@ -207,7 +241,7 @@ static void tk_rows_3x3_single(const tk_rows_out *o, const int32_t *records,
 #endif
 
 /* Any case: one output channel of one output row, its taps in pairs along x. */
-static void tk_rows_channel(const tk_rows_out *o, const int32_t *record,
+TK_COLD static void tk_rows_channel(const tk_rows_out *o, const int32_t *record,
                             const int16_t *const *rows, int8_t *out)
 {
     const tk_rq_record *rq = (const tk_rq_record *)(const void *)record;
@@ -229,46 +263,61 @@ static void tk_rows_channel(const tk_rows_out *o, const int32_t *record,
                 a += (int32_t)(int16_t)(w & 0xFFFF) * x[0] + (w >> 16) * x[1];
             }
         }
-        *out = (int8_t)tk_clamp(tk_requant_record(a, rq, o->fast), o->act_min, o->act_max);
+        *out = (int8_t)tk_sat8(tk_requant(a, rq->multiplier, rq->c_hi, (int)rq->shift));
     }
 }
 
-/* Output row oy: every channel from the ring rows of its window. */
-static void tk_rows_output_row(const tk_conv_params *p, const tk_rows_layout *l,
-                               const tk_rows_out *o, int oy, int8_t *out_row)
+/* The ring rows of output row oy's window (channel 0; the zero-point row outside). */
+static void tk_rows_window(const tk_conv_params *p, const tk_rows_layout *l, int oy,
+                           const int16_t **rows)
 {
-    const int16_t *rows[TK_ROWS_MAX_K];
     const int32_t iy0 = (int32_t)oy * p->stride_h - p->pad_top;
-    const int32_t channel_bytes = l->cols;
-    int ic, m, ky;
-    for (ky = 0; ky < o->k_h; ++ky) {
+    int ky;
+    for (ky = 0; ky < p->k_h; ++ky) {
         const int32_t row = iy0 + ky * p->dilation_h;
         rows[ky] = (row < 0 || row >= p->in_h) ? l->zp_row
-                                               : l->ring + (row % l->slots) * o->in_c * l->cols;
+                                               : l->ring + (row % l->slots) * p->in_c * l->cols;
     }
+}
+
 #if defined(TK_ISA_DSP)
-    if (l->three_by_three && o->mult == 1 && o->fast && o->act_min == -128 &&
-        o->act_max == 127) {
-        /* From one channel to the next: a plane row further, or the same zero-point row. */
-        int32_t next[3];
-        int ox = 0;
-        for (ky = 0; ky < 3; ++ky) {
-            next[ky] = rows[ky] == l->zp_row ? 0 : l->cols;
-        }
-        for (; ox + 2 <= o->out_w; ox += 2) {
-            tk_rows_3x3_pairs(o, l->records, rows, next, ox, out_row + ox * o->out_c);
-        }
-        if (ox < o->out_w) {
-            tk_rows_3x3_single(o, l->records, rows, next, ox, out_row + ox * o->out_c);
-        }
-        return;
+/* Output row oy of a 3x3 layer with one output channel per input channel. */
+TK_HOT static void tk_rows_output_3x3(const tk_rows_layout *l, const tk_rows_out *o,
+                               const int16_t *const *rows, int8_t *out_row)
+{
+    /* From one channel to the next: a plane row further, or the same zero-point row. */
+    int32_t next[3];
+    int ox = 0, ky;
+    for (ky = 0; ky < 3; ++ky) {
+        next[ky] = rows[ky] == l->zp_row ? 0 : l->cols;
     }
+    for (; ox + 2 <= o->out_w; ox += 2) {
+#if defined(TK_ROWS_ASM)
+        if (o->stride_w == 1 && next[0] && next[2]) {
+            tk_rows_3x3_s1(l->records, l->records + o->in_c * o->stride, rows[0] + ox,
+                           rows[1] + ox, rows[2] + ox, 2 * l->cols, out_row + ox * o->out_c,
+                           o->out_c);
+            continue;
+        }
 #endif
+        tk_rows_3x3_single(o, l->records, rows, next, ox, out_row + ox * o->out_c);
+        tk_rows_3x3_single(o, l->records, rows, next, ox + 1, out_row + (ox + 1) * o->out_c);
+    }
+    if (ox < o->out_w) {
+        tk_rows_3x3_single(o, l->records, rows, next, ox, out_row + ox * o->out_c);
+    }
+}
+#endif
+
+/* Output row oy of any layer: channel by channel. */
+static void tk_rows_output_any(const tk_rows_layout *l, const tk_rows_out *o,
+                               const int16_t *const *rows, int8_t *out_row)
+{
+    int ic, m, ky;
     for (ic = 0; ic < o->in_c; ++ic) {
         const int16_t *channel_rows[TK_ROWS_MAX_K];
         for (ky = 0; ky < o->k_h; ++ky) {
-            channel_rows[ky] = rows[ky] == l->zp_row ? l->zp_row
-                                                     : rows[ky] + ic * channel_bytes;
+            channel_rows[ky] = rows[ky] == l->zp_row ? l->zp_row : rows[ky] + ic * l->cols;
         }
         for (m = 0; m < o->mult; ++m) {
             const int oc = ic * (int)o->mult + m;
@@ -277,17 +326,17 @@ static void tk_rows_output_row(const tk_conv_params *p, const tk_rows_layout *l,
     }
 }
 
-void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
-                                 int8_t *output, void *scratch)
+/* Both kernels: `three_by_three` (a constant) selects the DSP 3x3 output loop. */
+TK_INLINE void tk_rows_kernel(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                              void *scratch, int three_by_three)
 {
-    const tk_rows_layout l = tk_rows_layout_of(p, scratch);
+    const tk_rows_layout l = tk_rows_layout_of(p, scratch, three_by_three);
     const int32_t image_bytes = (int32_t)p->in_h * p->in_w * p->in_c;
     const int32_t row_bytes = (int32_t)p->out_w * p->out_c;
+    const int16_t *rows[TK_ROWS_MAX_K];
     tk_rows_out o;
     int b, oy, iy;
 
-    o.act_min = p->act_min;
-    o.act_max = p->act_max;
     o.out_c = p->out_c;
     o.out_w = p->out_w;
     o.in_c = p->in_c;
@@ -297,8 +346,7 @@ void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
     o.mult = p->depth_multiplier;
     o.cols = l.cols;
     o.stride = l.stride;
-    o.fast = p->fast_requant;
-    tk_rows_records(p, &l);
+    tk_rows_records(p, &l, three_by_three);
     for (b = 0; b < p->batches; ++b) {
         const int8_t *image = input + b * image_bytes;
         int loaded = -1; /* the highest input row in the ring */
@@ -306,13 +354,40 @@ void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
         for (oy = 0; oy < p->out_h; ++oy) {
             const int iy0 = oy * p->stride_h - p->pad_top;
             const int last = iy0 + (p->k_h - 1) * p->dilation_h;
+            int8_t *out_row = output + ((int32_t)b * p->out_h + oy) * row_bytes;
             for (iy = loaded + 1 > iy0 ? loaded + 1 : iy0; iy <= last && iy < p->in_h; ++iy) {
                 if (iy >= 0) {
                     tk_rows_load(p, &l, image, iy);
                     loaded = iy;
                 }
             }
-            tk_rows_output_row(p, &l, &o, oy, output + ((int32_t)b * p->out_h + oy) * row_bytes);
+            tk_rows_window(p, &l, oy, rows);
+#if defined(TK_ISA_DSP)
+            if (three_by_three) {
+                tk_rows_output_3x3(&l, &o, rows, out_row);
+            } else {
+                tk_rows_output_any(&l, &o, rows, out_row);
+            }
+#else
+            tk_rows_output_any(&l, &o, rows, out_row);
+#endif
+            tk_clamp_s8(out_row, row_bytes, p->act_min, p->act_max);
         }
     }
+}
+
+void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
+                                 int8_t *output, void *scratch)
+{
+    tk_rows_kernel(p, input, output, scratch, 0);
+}
+
+void tk_depthwise_conv2d_3x3_s8(const tk_conv_params *p, const int8_t *input,
+                                int8_t *output, void *scratch)
+{
+#if defined(TK_ISA_DSP)
+    tk_rows_kernel(p, input, output, scratch, 1);
+#else
+    tk_rows_kernel(p, input, output, scratch, 0);
+#endif
 }

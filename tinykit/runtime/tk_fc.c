@@ -2,30 +2,30 @@
  *
  * Four output rows at a time; their weights for 4 consecutive inputs are one 16-byte
  * block, so one pointer walks all four rows. Each input row is first put in scratch
- * (TK_FC scratch: 2 * in_pad bytes): as 16-bit pairs on DSP cores (SXTB16 once per
- * input, not once per output row), padded with zeros to in_pad for Helium.
+ * (tinykit.codegen.kernels.fc_scratch_bytes): as 16-bit pairs on DSP cores (SXTB16
+ * once per input, not once per output row), padded with zeros to in_pad elsewhere.
  */
 #include "tk_internal.h"
 
-static void tk_fc_store(const tk_fc_params *p, const int32_t *acc, int32_t first,
-                        int8_t *out)
-{
-    const int fast = p->fast_requant;
-    int r;
-    for (r = 0; r < 4 && first + r < p->out_depth; ++r) {
-        const int channel = p->per_channel ? (int)(first + r) : 0;
-        const tk_channel_rq q = tk_channel(p->multiplier, p->shift, channel, fast,
-                                           p->output_zero_point);
-        out[first + r] = (int8_t)tk_clamp(tk_requant_channel(acc[r], &q, fast), p->act_min,
-                                          p->act_max);
-    }
-}
+TK_SIZE_PRAGMA
 
-static void tk_fc_bias(const tk_fc_params *p, int32_t first, int32_t *acc)
+
+/* Requantize the block's rows (bias, multiplier and shift are padded to 4 rows); `layer`
+ * holds the one multiplier's constants of a per-tensor layer. */
+static void tk_fc_store(const tk_fc_params *p, const tk_rq_record *layer, const int32_t *acc,
+                        int32_t first, int8_t *out)
 {
-    int r;
-    for (r = 0; r < 4; ++r) {
-        acc[r] = first + r < p->out_depth ? p->bias[first + r] : 0;
+    const int32_t rows = p->out_depth - first < 4 ? p->out_depth - first : 4;
+    const int fast = p->fast_requant;
+    const int8_t lo = p->act_min, hi = p->act_max;
+    tk_rq_record rq = *layer;
+    int32_t r;
+    for (r = 0; r < rows; ++r) {
+        if (p->per_channel) {
+            tk_rq_records(&rq, 1, NULL, p->multiplier + first + r, p->shift + first + r, 1,
+                          fast, p->output_zero_point);
+        }
+        out[first + r] = (int8_t)tk_clamp(tk_requant_record(acc[r], &rq, fast), lo, hi);
     }
 }
 
@@ -64,24 +64,19 @@ static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, in
 
 #elif defined(TK_ISA_DSP)
 
-/* Per group of 4 inputs: [x0|x2, x1|x3], as SXTB16 gives the weights' own words. */
+/* Per group of 4 inputs: [x0|x2, x1|x3], as SXTB16 gives the weights' own words; the row
+ * is first copied after the pairs, padded with zeros to in_pad. */
 static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, void *scratch)
 {
     int32_t *out = (int32_t *)scratch;
+    int8_t *row = (int8_t *)(out + p->in_pad / 2);
     int32_t k;
-    for (k = 0; k + 4 <= p->in_depth; k += 4, out += 2) {
-        const uint32_t v = tk_load32(x + k);
+    memcpy(row, x, (size_t)p->in_depth);
+    memset(row + p->in_depth, 0, (size_t)(p->in_pad - p->in_depth));
+    for (k = 0; k < p->in_pad; k += 4, out += 2) {
+        const uint32_t v = tk_load32(row + k);
         out[0] = tk_sxtb16(v);
         out[1] = tk_sxtb16_ror8(v);
-    }
-    for (; k < p->in_pad; k += 4, out += 2) {
-        int8_t tail[4] = {0, 0, 0, 0};
-        int j;
-        for (j = 0; j < 4 && k + j < p->in_depth; ++j) {
-            tail[j] = x[k + j];
-        }
-        out[0] = tk_sxtb16(tk_load32(tail));
-        out[1] = tk_sxtb16_ror8(tk_load32(tail));
     }
     return scratch;
 }
@@ -91,6 +86,37 @@ static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, in
     const int32_t *x = (const int32_t *)prepared;
     const int32_t *end = x + in_pad / 2;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE__)
+    /* Per 4 inputs: the input pairs (2 words) and the 4 rows' words (one block) with three
+     * LDMs, then SXTB16 / SMLAD per row: 21 instructions for 16 multiply-accumulates. */
+    __asm__ volatile(
+        "1:\n\t"
+        "ldm    %[x]!, {r8, r9}\n\t"
+        "ldm    %[w]!, {r10, r11}\n\t"
+        "sxtb16 r12, r10\n\t"
+        "smlad  %[a0], r8, r12, %[a0]\n\t"
+        "sxtb16 r12, r10, ror #8\n\t"
+        "smlad  %[a0], r9, r12, %[a0]\n\t"
+        "sxtb16 r12, r11\n\t"
+        "smlad  %[a1], r8, r12, %[a1]\n\t"
+        "sxtb16 r12, r11, ror #8\n\t"
+        "smlad  %[a1], r9, r12, %[a1]\n\t"
+        "ldm    %[w]!, {r10, r11}\n\t"
+        "sxtb16 r12, r10\n\t"
+        "smlad  %[a2], r8, r12, %[a2]\n\t"
+        "sxtb16 r12, r10, ror #8\n\t"
+        "smlad  %[a2], r9, r12, %[a2]\n\t"
+        "sxtb16 r12, r11\n\t"
+        "smlad  %[a3], r8, r12, %[a3]\n\t"
+        "sxtb16 r12, r11, ror #8\n\t"
+        "smlad  %[a3], r9, r12, %[a3]\n\t"
+        "cmp    %[x], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x),
+          [w] "+r"(w)
+        : [end] "r"(end)
+        : "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+#else
     for (; x != end; x += 2, w += 16) {
         const int32_t x02 = x[0], x13 = x[1];
         const uint32_t w0 = tk_load32(w), w1 = tk_load32(w + 4);
@@ -100,6 +126,7 @@ static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, in
         a2 = tk_smlad(x13, tk_sxtb16_ror8(w2), tk_smlad(x02, tk_sxtb16(w2), a2));
         a3 = tk_smlad(x13, tk_sxtb16_ror8(w3), tk_smlad(x02, tk_sxtb16(w3), a3));
     }
+#endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
@@ -148,17 +175,20 @@ void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *o
                            void *scratch)
 {
     const int32_t block_bytes = 4 * p->in_pad;
+    tk_rq_record layer;
     int32_t b, first;
 
+    tk_rq_records(&layer, 1, NULL, p->multiplier, p->shift, 0, p->fast_requant,
+                  p->output_zero_point);
     for (b = 0; b < p->batches; ++b) {
         const void *x = tk_fc_prepare(p, input + b * p->in_depth, scratch);
         const int8_t *w = p->weights;
         int8_t *out = output + b * p->out_depth;
         for (first = 0; first < p->out_depth; first += 4, w += block_bytes) {
             int32_t acc[4];
-            tk_fc_bias(p, first, acc);
+            memcpy(acc, p->bias + first, sizeof acc);
             tk_fc_rows(w, x, p->in_pad, acc);
-            tk_fc_store(p, acc, first, out);
+            tk_fc_store(p, &layer, acc, first, out);
         }
     }
 }

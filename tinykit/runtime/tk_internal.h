@@ -26,6 +26,30 @@
 #define TK_INLINE static inline
 #endif
 
+/* The kernel files are built for size (#pragma in each: runtime flash counts every
+ * byte); TK_HOT marks the loops that run per output and are built for speed. Set-up
+ * code run once per call or on borders is TK_COLD. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TK_HOT __attribute__((optimize("O2")))
+#define TK_SIZE_PRAGMA _Pragma("GCC optimize(\"Os\")")
+#else
+#define TK_HOT
+#define TK_SIZE_PRAGMA
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TK_NOINLINE __attribute__((noinline))
+#else
+#define TK_NOINLINE
+#endif
+#if defined(__clang__)
+#define TK_COLD __attribute__((noinline, cold, minsize))
+#elif defined(__GNUC__)
+#define TK_COLD __attribute__((noinline, cold, optimize("Os")))
+#else
+#define TK_COLD
+#endif
+
 /* ---- loads without alignment or aliasing assumptions (one LDR where allowed) ---- */
 
 TK_INLINE uint32_t tk_load32(const void *p)
@@ -196,6 +220,10 @@ TK_INLINE int32_t tk_requant_channel(int32_t acc, const tk_channel_rq *q, int fa
     return tk_multiply_by_quantized_multiplier(acc, q->multiplier, (int)q->shift) + q->c_hi;
 }
 
+/* A fused activation narrower than int8: clamp n bytes to [lo, hi] in place (nothing to
+ * do for [-128, 127]; four bytes at a time on DSP cores). In tinykit_kernels.c. */
+void tk_clamp_s8(int8_t *p, int32_t n, int8_t lo, int8_t hi);
+
 /* The requantization of one output channel, computed once per kernel call into scratch
  * (tk_rq_records) so that the inner loops load it with one LDM. */
 typedef struct {
@@ -205,21 +233,11 @@ typedef struct {
     int32_t shift;      /* fast: sh = e - 1; general: TFLite's exponent */
 } tk_rq_record;
 
-/* `count` records; bias may be NULL (zeros); per_channel 0 repeats multiplier[0]. */
-static inline void tk_rq_records(tk_rq_record *out, int32_t count, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift,
-                                 int per_channel, int fast, int32_t zero_point)
-{
-    int32_t c;
-    for (c = 0; c < count; ++c) {
-        const tk_channel_rq q = tk_channel(multiplier, shift, per_channel ? (int)c : 0, fast,
-                                           zero_point);
-        out[c].bias = bias != NULL ? bias[c] : 0;
-        out[c].multiplier = q.multiplier;
-        out[c].c_hi = q.c_hi;
-        out[c].shift = q.shift;
-    }
-}
+/* `count` records; bias may be NULL (zeros); per_channel 0 repeats multiplier[0].
+ * In tinykit_kernels.c. */
+void tk_rq_records(tk_rq_record *out, int32_t count, const int32_t *bias,
+                   const int32_t *multiplier, const int8_t *shift, int per_channel, int fast,
+                   int32_t zero_point);
 
 TK_INLINE int32_t tk_requant_record(int32_t acc, const tk_rq_record *r, int fast)
 {
