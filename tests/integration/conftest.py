@@ -38,3 +38,35 @@ def spine(tmp_path_factory):
     assert m7.returncode == 0, m7.stderr[-3000:]
     return {"root": root, "m4": m4, "m7": m7, "m4_seconds": m4_seconds,
             "m7_seconds": m7_seconds}
+
+
+#: A fast build config: small models, few epochs (the figures are real, just not tuned).
+FAST = ("teacher.model.width=1.0", "teacher.train.epochs=4", "student.train.epochs=4",
+        "prune.epochs=2", "cluster.epochs=1", "qat.epochs=1",
+        "convert.representative_samples=32", "evaluate.check_samples=32")
+
+
+@pytest.fixture(scope="session")
+def binary_build(tmp_path_factory):
+    """A real build of a binary task: scikit-learn's digits 3 and 8 written as PNG files
+    into an image folder, a fast config, cortex-m4. Returns the build folder."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("binary")
+    digits = load_digits()
+    for digit in (3, 8):
+        folder = root / "images" / str(digit)
+        folder.mkdir(parents=True)
+        for i, image in enumerate(digits.images[digits.target == digit]):
+            pixels = np.round(image * 255 / 16).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+    (root / "tinykit.toml").write_text('[data]\nsource = "image_folder"\npath = "images"\n')
+    args = [sys.executable, "-m", "tinykit.cli", "build", "--quiet", "--config",
+            str(root / "tinykit.toml"), "--out", str(root / "cortex-m4")]
+    for item in FAST:
+        args += ["--set", item]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "cortex-m4"

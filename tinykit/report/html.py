@@ -27,6 +27,7 @@ class Table:
     classes: Sequence[str] = ()
     note: str = ""
     numeric_from: int = 1
+    css: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _layer_table(report: Mapping[str, Any]) -> Table:
              f"{100 * (layer[key] or 0) / total:.1f}%" if layer[key] is not None else text.DASH,
              text.count(layer["estimated_cycles"])] for layer in layers]
     return Table(("step", "op", "kernel", "output", "MACs", "weight bytes", "arena in use", key,
-                  "share", "est. cycles"), rows, numeric_from=3)
+                  "share", "est. cycles"), rows, numeric_from=3, css="compact")
 
 
 def _agreement_table(report: Mapping[str, Any]) -> Table:

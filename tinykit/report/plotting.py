@@ -82,6 +82,8 @@ def to_svg(figure: Figure, prefix: str) -> str:
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    # The RDF metadata block only names its vocabularies' URLs; inline it is noise.
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
     ids = set(_ID.findall(text))
     for old in sorted(ids, key=len, reverse=True):
         new = f"{prefix}-{old}"
