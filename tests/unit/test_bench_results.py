@@ -38,8 +38,8 @@ def test_json_has_the_fields_the_issue_names():
     assert payload["target"] == "cortex-m4"
     assert payload["outputs_match"] is True
     assert payload["instructions_per_inference"] == 1200  # the worst sample
-    assert payload["per_layer"][0] == {"index": 0, "type": "CONV_2D", "instructions": 900,
-                                       "cycles": None}
+    assert payload["per_layer"][0] == {"index": 0, "type": "CONV_2D", "kernel": None,
+                                       "instructions": 900, "cycles": None}
     assert payload["flash_bytes"] == 35008 and payload["ram_bytes"] == 21104
     assert payload["runtime_flash_bytes"] == 35008 - 28000
     assert payload["fits"] is True

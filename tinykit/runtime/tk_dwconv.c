@@ -251,16 +251,13 @@ TK_COLD static void tk_rows_channel(const tk_rows_out *o, const int32_t *record,
         int32_t a = rq->bias;
         for (ky = 0; ky < o->k_h; ++ky) {
             const int16_t *x = rows[ky] + ox * o->stride_w;
-#if defined(TK_ISA_DSP)
-            if (o->kw2 == 2 && o->k_h == 3) { /* the 3x3 pairs: (w0|w1) and (w0|w2) */
-                a = tk_smlad((int32_t)tk_load32(x), pairs[3 * ky], a);
-                a = tk_smlabt((int32_t)tk_load32(x + 2), pairs[3 * ky + 2], a);
-                continue;
-            }
-#endif
             for (k = 0; k < o->kw2; ++k, x += 2) {
                 const int32_t w = pairs[ky * o->kw2 + k];
+#if defined(TK_ISA_DSP)
+                a = tk_smlad((int32_t)tk_load32(x), w, a);
+#else
                 a += (int32_t)(int16_t)(w & 0xFFFF) * x[0] + (w >> 16) * x[1];
+#endif
             }
         }
         *out = (int8_t)tk_sat8(tk_requant(a, rq->multiplier, rq->c_hi, (int)rq->shift));
