@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 
 @click.command()
-@click.argument("build_dir", type=click.Path(path_type=Path), default=Path("build/cortex-m4"),
-                metavar="BUILD_DIR")
+@click.argument("build_dir", type=click.Path(path_type=Path), metavar="[BUILD_DIR]",
+                default=lambda: Path("build") / os.environ.get("TINYKIT_TARGET", "cortex-m4"))
 @click.option("--check", is_flag=True,
               help="Only validate report.json against the schema; write nothing.")
 def report(build_dir: Path, check: bool) -> None:
     """Validate BUILD_DIR/report.json against the report schema and write report.md and
-    report.html (plots embedded, no network) beside it. Exit status 2 when the report is
-    damaged or from another schema version."""
+    report.html (plots embedded, no network) beside it. BUILD_DIR defaults to
+    build/$TINYKIT_TARGET (build/cortex-m4). Exit status 2 when the report is damaged or
+    from another schema version."""
     from tinykit.report import load_report, render_build, verdict_lines
 
     if check:
