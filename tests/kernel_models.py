@@ -133,7 +133,7 @@ def variants_model() -> Built:
     three, rows, generic = ("tk_depthwise_conv2d_3x3_s8", "tk_depthwise_conv2d_rows_s8",
                             "tk_depthwise_conv2d_s8")
     m.depthwise(x, x_shape, (3, 3), three)                                 # odd width 11
-    m.depthwise(x, x_shape, (3, 3), three, stride=(2, 2), act=RELU6)
+    m.depthwise(x, x_shape, (3, 3), "tk_depthwise_conv2d_3x3s2_s8", stride=(2, 2), act=RELU6)
     m.depthwise(x, x_shape, (3, 3), three, dilation=(2, 1), per_channel=False)
     m.depthwise(x, x_shape, (5, 3), rows, same=False)
     m.depthwise(x, x_shape, (3, 3), rows, mult=2, act=RELU)
@@ -193,7 +193,7 @@ def chain_model() -> Built:
     shape = [1, 6, 5, 16]
     t = _chain_dw(m, t, shape, (1, 1), "tk_depthwise_conv2d_3x3_s8")
     t = _chain_conv(m, t, shape, 16, (1, 1), (1, 1), "tk_conv2d_im2col_s8")
-    t = _chain_dw(m, t, shape, (2, 2), "tk_depthwise_conv2d_3x3_s8")
+    t = _chain_dw(m, t, shape, (2, 2), "tk_depthwise_conv2d_3x3s2_s8")
     shape = [1, 3, 3, 16]
     t = _chain_conv(m, t, shape, 20, (1, 1), (1, 1), "tk_conv2d_im2col_s8")
     m.outputs = [t]

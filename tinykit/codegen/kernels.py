@@ -48,6 +48,7 @@ KERNEL_VERSIONS: dict[str, tuple[str, ...]] = {
     "tk_fully_connected_s8": VECTOR_VERSIONS,
     "tk_depthwise_conv2d_rows_s8": SIMD32_VERSIONS,
     "tk_depthwise_conv2d_3x3_s8": SIMD32_VERSIONS,
+    "tk_depthwise_conv2d_3x3s2_s8": SIMD32_VERSIONS,
 }
 
 
@@ -209,9 +210,10 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
                                  stride_w, dilation_h, pad_left)
     if scratch > ROWS_LIMIT:
         return KernelChoice("tk_depthwise_conv2d_s8")
-    three = (k_h, k_w) == (3, 3) and out_c == in_shape[3]
-    return KernelChoice("tk_depthwise_conv2d_3x3_s8" if three else "tk_depthwise_conv2d_rows_s8",
-                        scratch)
+    if (k_h, k_w) != (3, 3) or out_c != in_shape[3]:
+        return KernelChoice("tk_depthwise_conv2d_rows_s8", scratch)
+    return KernelChoice("tk_depthwise_conv2d_3x3s2_s8" if stride_w == 2 else
+                        "tk_depthwise_conv2d_3x3_s8", scratch)
 
 
 def choose_fully_connected(graph: Subgraph, op: Operator) -> KernelChoice:

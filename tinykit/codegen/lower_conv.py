@@ -29,7 +29,8 @@ from tinykit.tflite.model import Operator, Subgraph, Tensor
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 #: Kernels whose last argument is the op's scratch buffer in the arena.
 SCRATCH_KERNELS = frozenset({"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8",
-                             "tk_depthwise_conv2d_rows_s8", "tk_depthwise_conv2d_3x3_s8"})
+                             "tk_depthwise_conv2d_rows_s8", "tk_depthwise_conv2d_3x3_s8",
+                             "tk_depthwise_conv2d_3x3s2_s8"})
 
 
 def _filter_scales(ctx: OpContext, weights: Tensor, channels: int, axis: int) -> list[float]:

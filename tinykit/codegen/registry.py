@@ -68,6 +68,7 @@ KERNEL_STREAMING = {
     "tk_conv2d_s8": "tiles", "tk_conv2d_im2col_s8": "tiles",
     "tk_conv2d_im2col_bytes_s8": "tiles", "tk_depthwise_conv2d_s8": "tiles",
     "tk_depthwise_conv2d_rows_s8": "ring", "tk_depthwise_conv2d_3x3_s8": "ring",
+    "tk_depthwise_conv2d_3x3s2_s8": "ring",
     "tk_average_pool_s8": "tiles", "tk_max_pool_s8": "tiles",
     "tk_binary_s8": "elements", "tk_add_table_s8": "elements", "tk_lut_s8": "elements",
     "tk_quantize_f32_s8": "elements", "tk_dequantize_s8_f32": "elements",
@@ -80,7 +81,8 @@ _ENTRIES = (
            "int8, per-channel or per-tensor weights, any stride/dilation, SAME/VALID, groups, "
            "fused RELU/RELU6/RELU_N1_TO_1", choice.choose_conv),
     _entry("DEPTHWISE_CONV_2D", conv.lower_depthwise_conv2d,
-           "tk_depthwise_conv2d_3x3_s8 tk_depthwise_conv2d_rows_s8 tk_conv2d_im2col_s8 "
+           "tk_depthwise_conv2d_3x3_s8 tk_depthwise_conv2d_3x3s2_s8 "
+           "tk_depthwise_conv2d_rows_s8 tk_conv2d_im2col_s8 "
            "tk_conv2d_im2col_bytes_s8 tk_depthwise_conv2d_s8",
            "int8, any depth multiplier, stride, dilation, SAME/VALID, fused activation",
            choice.choose_depthwise),

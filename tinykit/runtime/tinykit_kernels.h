@@ -76,6 +76,7 @@ extern "C" {
 #define TK_ISA_tk_fully_connected_s8 TK_ISA_VECTOR
 #define TK_ISA_tk_depthwise_conv2d_rows_s8 TK_ISA_SIMD32
 #define TK_ISA_tk_depthwise_conv2d_3x3_s8 TK_ISA_SIMD32
+#define TK_ISA_tk_depthwise_conv2d_3x3s2_s8 TK_ISA_SIMD32
 #define TK_ISA_tk_conv2d_s8 "portable"
 #define TK_ISA_tk_depthwise_conv2d_s8 "portable"
 #define TK_ISA_tk_average_pool_s8 TK_ISA_SIMD32
@@ -110,7 +111,8 @@ int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int s
  *   tk_conv2d_im2col_s8, tk_conv2d_im2col_bytes_s8
  *                            [out_c][k_pad]: (k_h, k_w, in_c) order, zeros up to k_pad
  *   tk_depthwise_conv2d_s8,
- *   tk_depthwise_conv2d_rows_s8, tk_depthwise_conv2d_3x3_s8  [k_h][k_w][out_c]
+ *   tk_depthwise_conv2d_rows_s8, tk_depthwise_conv2d_3x3_s8,
+ *   tk_depthwise_conv2d_3x3s2_s8  [k_h][k_w][out_c]
  * The kernels that take `scratch` need the bytes the generator computed
  * (`tk_*_scratch_bytes` in docs/codegen.md), 4-byte aligned; they leave nothing in it. */
 
@@ -145,6 +147,8 @@ void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
                                   int8_t *output, void *scratch);
 void tk_depthwise_conv2d_3x3_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
                                 void *scratch);
+void tk_depthwise_conv2d_3x3s2_s8(const tk_conv_params *p, const int8_t *input,
+                                  int8_t *output, void *scratch);
 
 /* ---- FULLY_CONNECTED ------------------------------------------------------
  * Weights in blocks of 4 output rows: [out_pad / 4][in_pad / 4][4 rows][4 inputs],

@@ -23,7 +23,7 @@ TK_SIZE_PRAGMA
 
 /* ---- im2col ---------------------------------------------------------------------- */
 
-static void tk_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+TK_HOT TK_NOINLINE static void tk_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 {
 #if !defined(TK_ISA_V6M)
     for (; n >= 4; n -= 4, dst += 4, src += 4) {
@@ -35,7 +35,7 @@ static void tk_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
     }
 }
 
-static void tk_fill_s8_bytes(int8_t *dst, int8_t value, int32_t n)
+TK_HOT TK_NOINLINE static void tk_fill_s8_bytes(int8_t *dst, int8_t value, int32_t n)
 {
 #if !defined(TK_ISA_V6M)
     const uint32_t word = 0x01010101u * (uint8_t)value;
@@ -79,7 +79,7 @@ TK_COLD static tk_im2col_geometry tk_im2col_geometry_of(const tk_conv_params *p)
 /* The receptive field of output pixel (oy, ox) of `image` (one batch) as k_pad bytes:
  * per kernel row, the zero point left of the image, the bytes inside, the zero point
  * right of it (one run each when dilation_w is 1); zeros after k. */
-TK_COLD static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *image, int oy, int ox,
+TK_HOT static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *image, int oy, int ox,
                           int8_t *row)
 {
     const int32_t iy0 = oy * g->stride_h - g->pad_top;
@@ -179,7 +179,7 @@ TK_HOT TK_NOINLINE static int32_t *tk_expand(int32_t *slot, const int8_t *src, i
 /* Pixel (oy, ox) into its slot of the block, kernel rows of whole words (dilation_w 1):
  * each row comes straight from the input (or is the zero point's word, above or below
  * the image; a row cut by the left or right edge is assembled in `row` first). */
-TK_HOT TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
+TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
                                               const int8_t *image, int32_t oy, int32_t ox,
                                               int8_t *row, int32_t *slot)
 {

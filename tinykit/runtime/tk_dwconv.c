@@ -1,6 +1,7 @@
 /* DEPTHWISE_CONV_2D over a ring of 16-bit input rows: tk_depthwise_conv2d_rows_s8 (any
- * kernel size and depth multiplier) and tk_depthwise_conv2d_3x3_s8 (3x3, multiplier 1;
- * two entry points so that a firmware links only the code its layers use).
+ * kernel size and depth multiplier), tk_depthwise_conv2d_3x3_s8 and
+ * tk_depthwise_conv2d_3x3s2_s8 (3x3, multiplier 1, stride 2 across: entry points of
+ * their own so that a firmware links only the code its layers use).
  *
  * Output rows are computed in order. Before output row y, the input rows its window
  * needs are converted once each to int16, one plane row per channel, into a ring of
@@ -86,15 +87,24 @@ TK_INLINE void tk_rows_records(const tk_conv_params *p, const tk_rows_layout *l,
     }
 }
 
-/* Zero points in the zero-point row and in every ring row (the padding columns keep
- * them; the columns of the image are overwritten as rows come in). */
+/* Zero points in the zero-point row and in the padding columns of every ring row (the
+ * image's columns are overwritten as rows come in). */
 TK_COLD static void tk_rows_fill(const tk_conv_params *p, const tk_rows_layout *l)
 {
     const int16_t zp = p->input_zero_point;
-    const int32_t count = (l->slots * p->in_c + 1) * l->cols;
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        l->ring[i] = zp;
+    const int32_t rows = l->slots * p->in_c, right = p->pad_left + p->in_w;
+    int16_t *row = l->ring;
+    int32_t r, x;
+    for (r = 0; r < rows; ++r, row += l->cols) {
+        for (x = 0; x < p->pad_left; ++x) {
+            row[x] = zp;
+        }
+        for (x = right; x < l->cols; ++x) {
+            row[x] = zp;
+        }
+    }
+    for (x = 0; x < l->cols; ++x) {
+        l->zp_row[x] = zp;
     }
 }
 
@@ -108,17 +118,41 @@ TK_HOT static void tk_rows_load(const tk_conv_params *p, const tk_rows_layout *l
     int32_t c = 0, x;
 #if defined(TK_ISA_DSP)
     for (; c + 4 <= in_c; c += 4) {
-        int16_t *d0 = slot + c * cols;
-        int16_t *d1 = d0 + cols, *d2 = d1 + cols, *d3 = d2 + cols;
+        int16_t *d0 = slot + c * cols, *d1 = d0 + cols, *d2 = d1 + cols, *d3 = d2 + cols;
         const int8_t *s = src + c;
-        for (x = 0; x < in_w; ++x, s += in_c) {
+        int16_t *const end = d0 + in_w;
+#if defined(__GNUC__) || defined(__clang__)
+        /* Four channels of a pixel: one word, two SXTB16, four half-word stores. */
+        uint32_t v, even, odd;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr    %[v], [%[s]]\n\t"
+            "add    %[s], %[s], %[step]\n\t"
+            "sxtb16 %[e], %[v]\n\t"
+            "sxtb16 %[o], %[v], ror #8\n\t"
+            "strh   %[e], [%[d0]], #2\n\t"
+            "strh   %[o], [%[d1]], #2\n\t"
+            "lsr    %[e], %[e], #16\n\t"
+            "lsr    %[o], %[o], #16\n\t"
+            "strh   %[e], [%[d2]], #2\n\t"
+            "strh   %[o], [%[d3]], #2\n\t"
+            "cmp    %[d0], %[end]\n\t"
+            "bne    1b\n\t"
+            : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3),
+              [v] "=&r"(v), [e] "=&r"(even), [o] "=&r"(odd)
+            : [step] "r"(in_c), [end] "r"(end)
+            : "cc", "memory");
+#else
+        while (d0 != end) {
             const uint32_t v = tk_load32(s);
-            const int32_t even = tk_sxtb16(v), odd = tk_sxtb16_ror8(v);
-            d0[x] = (int16_t)even;
-            d2[x] = (int16_t)(even >> 16);
-            d1[x] = (int16_t)odd;
-            d3[x] = (int16_t)(odd >> 16);
+            const uint32_t even = (uint32_t)tk_sxtb16(v), odd = (uint32_t)tk_sxtb16_ror8(v);
+            s += in_c;
+            *d0++ = (int16_t)even;
+            *d1++ = (int16_t)odd;
+            *d2++ = (int16_t)(even >> 16);
+            *d3++ = (int16_t)(odd >> 16);
         }
+#endif
     }
 #endif
     for (; c < in_c; ++c) {
@@ -215,11 +249,81 @@ static void tk_rows_3x3_s1(const int32_t *r, const int32_t *end, const int16_t *
         : [end] "r"(end), [n] "r"(step_bytes), [second] "r"(second)
         : "cc", "memory");
 }
+
+/* The same for stride 2: o1 reads x2..x4 with o0's pairs (w0|w1) and (w0|w2). */
+static void tk_rows_3x3_s2(const int32_t *r, const int32_t *end, const int16_t *x0,
+                           const int16_t *x1, const int16_t *x2, int32_t step_bytes,
+                           int8_t *out, int32_t out_c)
+{
+    int32_t a, b, lo, hi, w;
+    const int32_t second = out_c - 1; /* out has moved on by one when o1 is stored */
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[a], [%[r]]\n\t"
+        "mov    %[b], %[a]\n\t"
+        "ldr    %[lo], [%[x0]]\n\t"
+        "ldr    %[hi], [%[x0], #4]\n\t"
+        "ldr    %[w], [%[r], #16]\n\t"
+        "smlad  %[a], %[lo], %[w], %[a]\n\t"
+        "smlad  %[b], %[hi], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x0], #8]\n\t"
+        "ldr    %[w], [%[r], #24]\n\t"
+        "smlabt %[a], %[hi], %[w], %[a]\n\t"
+        "smlabt %[b], %[lo], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x1]]\n\t"
+        "ldr    %[hi], [%[x1], #4]\n\t"
+        "ldr    %[w], [%[r], #28]\n\t"
+        "smlad  %[a], %[lo], %[w], %[a]\n\t"
+        "smlad  %[b], %[hi], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x1], #8]\n\t"
+        "ldr    %[w], [%[r], #36]\n\t"
+        "smlabt %[a], %[hi], %[w], %[a]\n\t"
+        "smlabt %[b], %[lo], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x2]]\n\t"
+        "ldr    %[hi], [%[x2], #4]\n\t"
+        "ldr    %[w], [%[r], #40]\n\t"
+        "smlad  %[a], %[lo], %[w], %[a]\n\t"
+        "smlad  %[b], %[hi], %[w], %[b]\n\t"
+        "ldr    %[lo], [%[x2], #8]\n\t"
+        "ldr    %[w], [%[r], #48]\n\t"
+        "smlabt %[a], %[hi], %[w], %[a]\n\t"
+        "smlabt %[b], %[lo], %[w], %[b]\n\t"
+        "add    %[x0], %[x0], %[n]\n\t"
+        "add    %[x1], %[x1], %[n]\n\t"
+        "add    %[x2], %[x2], %[n]\n\t"
+        /* o0 and o1: the one-rounding requantization (tk_requant), SSAT, store */
+        "ldr    %[w], [%[r], #4]\n\t"
+        "ldr    %[hi], [%[r], #8]\n\t"
+        "and    %[lo], %[a], #0x80000000\n\t"
+        "orr    %[lo], %[lo], #0x40000000\n\t"
+        "add    %[hi], %[hi], %[a], asr #31\n\t"
+        "smlal  %[lo], %[hi], %[a], %[w]\n\t"
+        "ldr    %[lo], [%[r], #12]\n\t"
+        "asr    %[hi], %[hi], %[lo]\n\t"
+        "ssat   %[hi], #8, %[hi]\n\t"
+        "strb   %[hi], [%[out]], #1\n\t"
+        "ldr    %[hi], [%[r], #8]\n\t"
+        "and    %[lo], %[b], #0x80000000\n\t"
+        "orr    %[lo], %[lo], #0x40000000\n\t"
+        "add    %[hi], %[hi], %[b], asr #31\n\t"
+        "smlal  %[lo], %[hi], %[b], %[w]\n\t"
+        "ldr    %[lo], [%[r], #12]\n\t"
+        "asr    %[hi], %[hi], %[lo]\n\t"
+        "ssat   %[hi], #8, %[hi]\n\t"
+        "strb   %[hi], [%[out], %[second]]\n\t"
+        "add    %[r], %[r], #52\n\t"
+        "cmp    %[r], %[end]\n\t"
+        "bne    1b\n\t"
+        : [r] "+r"(r), [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [out] "+r"(out),
+          [a] "=&r"(a), [b] "=&r"(b), [lo] "=&r"(lo), [hi] "=&r"(hi), [w] "=&r"(w)
+        : [end] "r"(end), [n] "r"(step_bytes), [second] "r"(second)
+        : "cc", "memory");
+}
 #endif
 
 /* One column, any stride; a kernel row above or below the image reads the zero-point
  * row for every channel (next[ky] = 0). */
-TK_HOT static void tk_rows_3x3_single(const tk_rows_out *o, const int32_t *records,
+static void tk_rows_3x3_single(const tk_rows_out *o, const int32_t *records,
                                const int16_t *const *rows, const int32_t *next, int ox,
                                int8_t *out)
 {
@@ -278,9 +382,11 @@ static void tk_rows_window(const tk_conv_params *p, const tk_rows_layout *l, int
 }
 
 #if defined(TK_ISA_DSP)
-/* Output row oy of a 3x3 layer with one output channel per input channel. */
-TK_HOT static void tk_rows_output_3x3(const tk_rows_layout *l, const tk_rows_out *o,
-                               const int16_t *const *rows, int8_t *out_row)
+/* Output row oy of a 3x3 layer with one output channel per input channel; `asm_stride`
+ * (a constant: 1 or 2) is the stride the assembly loop of this entry point handles. */
+TK_INLINE void tk_rows_output_3x3(const tk_rows_layout *l, const tk_rows_out *o,
+                                  const int16_t *const *rows, int8_t *out_row,
+                                  int asm_stride)
 {
     /* From one channel to the next: a plane row further, or the same zero-point row. */
     int32_t next[3];
@@ -290,12 +396,15 @@ TK_HOT static void tk_rows_output_3x3(const tk_rows_layout *l, const tk_rows_out
     }
     for (; ox + 2 <= o->out_w; ox += 2) {
 #if defined(TK_ROWS_ASM)
-        if (o->stride_w == 1 && next[0] && next[2]) {
-            tk_rows_3x3_s1(l->records, l->records + o->in_c * o->stride, rows[0] + ox,
-                           rows[1] + ox, rows[2] + ox, 2 * l->cols, out_row + ox * o->out_c,
-                           o->out_c);
+        if (o->stride_w == asm_stride && next[0] && next[2]) {
+            const int32_t x = ox * asm_stride;
+            (asm_stride == 1 ? tk_rows_3x3_s1 : tk_rows_3x3_s2)(
+                l->records, l->records + o->in_c * o->stride, rows[0] + x, rows[1] + x,
+                rows[2] + x, 2 * l->cols, out_row + ox * o->out_c, o->out_c);
             continue;
         }
+#else
+        (void)asm_stride;
 #endif
         tk_rows_3x3_single(o, l->records, rows, next, ox, out_row + ox * o->out_c);
         tk_rows_3x3_single(o, l->records, rows, next, ox + 1, out_row + (ox + 1) * o->out_c);
@@ -323,10 +432,12 @@ static void tk_rows_output_any(const tk_rows_layout *l, const tk_rows_out *o,
     }
 }
 
-/* Both kernels: `three_by_three` (a constant) selects the DSP 3x3 output loop. */
+/* Every entry point: `mode` (a constant) 0 for any layer, 1 or 2 for the DSP 3x3 output
+ * loop with the assembly for that stride. */
 TK_INLINE void tk_rows_kernel(const tk_conv_params *p, const int8_t *input, int8_t *output,
-                              void *scratch, int three_by_three)
+                              void *scratch, int mode)
 {
+    const int three_by_three = mode != 0;
     const tk_rows_layout l = tk_rows_layout_of(p, scratch, three_by_three);
     const int32_t image_bytes = (int32_t)p->in_h * p->in_w * p->in_c;
     const int32_t row_bytes = (int32_t)p->out_w * p->out_c;
@@ -361,7 +472,7 @@ TK_INLINE void tk_rows_kernel(const tk_conv_params *p, const int8_t *input, int8
             tk_rows_window(p, &l, oy, rows);
 #if defined(TK_ISA_DSP)
             if (three_by_three) {
-                tk_rows_output_3x3(&l, &o, rows, out_row);
+                tk_rows_output_3x3(&l, &o, rows, out_row, mode);
             } else {
                 tk_rows_output_any(&l, &o, rows, out_row);
             }
@@ -384,6 +495,16 @@ void tk_depthwise_conv2d_3x3_s8(const tk_conv_params *p, const int8_t *input,
 {
 #if defined(TK_ISA_DSP)
     tk_rows_kernel(p, input, output, scratch, 1);
+#else
+    tk_rows_kernel(p, input, output, scratch, 0);
+#endif
+}
+
+void tk_depthwise_conv2d_3x3s2_s8(const tk_conv_params *p, const int8_t *input,
+                                  int8_t *output, void *scratch)
+{
+#if defined(TK_ISA_DSP)
+    tk_rows_kernel(p, input, output, scratch, 2);
 #else
     tk_rows_kernel(p, input, output, scratch, 0);
 #endif
