@@ -106,6 +106,7 @@ def _float_chain(graph: GraphBuilder, rng: np.random.Generator) -> tuple[int, in
     chain.window("DEPTHWISE_CONV_2D", 16, (3, 3), 1, dilation=2)
     chain.window("CONV_2D", 12, (5, 3), 1, dilation=2)         # pad_top 4
     chain.window("CONV_2D", 12, (1, 1), 1)
+    chain.window("DEPTHWISE_CONV_2D", 12, (3, 3), 1)             # in place from its ring
     chain.binary("ADD")
     chain.unary("RELU")
     chain.window("MAX_POOL_2D", 12, (2, 2), 2)

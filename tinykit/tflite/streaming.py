@@ -82,8 +82,10 @@ STREAMING_OPS: Mapping[str, str] = {
 #: C kernel -> the streaming kind all its versions honour (a kernel absent does not
 #: stream). The registry's `KERNEL_STREAMING` mirrors it (a test checks).
 KERNEL_STREAMING: Mapping[str, str] = {
-    "tk_conv2d_s8": TILES, "tk_conv2d_im2col_s8": TILES, "tk_depthwise_conv2d_s8": TILES,
-    "tk_depthwise_conv2d_rows_s8": RING,
+    "tk_conv2d_s8": TILES, "tk_conv2d_im2col_s8": TILES, "tk_conv2d_im2col_bytes_s8": TILES,
+    "tk_depthwise_conv2d_s8": TILES,
+    "tk_depthwise_conv2d_rows_s8": RING, "tk_depthwise_conv2d_3x3_s8": RING,
+    "tk_depthwise_conv2d_3x3s2_s8": RING,
     "tk_average_pool_s8": TILES, "tk_max_pool_s8": TILES,
     "tk_binary_s8": ELEMENTS, "tk_add_table_s8": ELEMENTS, "tk_lut_s8": ELEMENTS,
     "tk_quantize_f32_s8": ELEMENTS, "tk_dequantize_s8_f32": ELEMENTS,
