@@ -17,9 +17,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import require_tool
+from tinykit.codegen.generate import KERNEL_FILES
 from tinykit.emulate.reference import TFLITE_REFERENCE
 from tinykit.errors import ConfigError
 from tinykit.firmware.export import export_library
+
+KERNEL_C_FILES = tuple(name for name in KERNEL_FILES if name.endswith(".c"))
 
 pytestmark = pytest.mark.toolchain
 
@@ -79,8 +82,7 @@ def test_arduino_library_layout(shared_model, tmp_path):
     assert re.fullmatch(r"\d+\.\d+\.\d+", properties["version"])
     for key in ("author", "maintainer", "sentence", "paragraph", "category", "architectures"):
         assert properties[key], key
-    assert {p.name for p in (lib / "src").iterdir()} == {
-        "kws.c", "kws.h", "tinykit_kernels.c", "tinykit_kernels.h"}
+    assert {p.name for p in (lib / "src").iterdir()} == {"kws.c", "kws.h", *KERNEL_FILES}
     sketch = lib / "examples" / "Predict"
     # The IDE needs the sketch named after its folder.
     assert {p.name for p in sketch.iterdir()} == {
@@ -92,7 +94,7 @@ def test_arduino_library_layout(shared_model, tmp_path):
 def test_arduino_sources_and_example_logic_cross_compile(shared_model, tmp_path):
     require_tool("arm-none-eabi-g++", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
     lib = export_library("arduino", shared_model(KWS), tmp_path / "kws", name="kws")
-    for source in ("kws.c", "tinykit_kernels.c"):
+    for source in ("kws.c", *KERNEL_C_FILES):
         _run(["arm-none-eabi-gcc", *M4, "-Os", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
               f"-I{lib / 'src'}", "-c", str(lib / "src" / source), "-o",
               str(tmp_path / f"{source}.o")])
@@ -129,7 +131,7 @@ def test_arduino_example_logic_predicts_what_tflite_predicts(shared_model, tmp_p
     src, sketch = lib / "src", lib / "examples" / "Predict"
     (tmp_path / "driver.cpp").write_text(DRIVER)
     objects = []
-    for source in ("kws.c", "tinykit_kernels.c"):
+    for source in ("kws.c", *KERNEL_C_FILES):
         objects.append(str(tmp_path / f"{source}.o"))
         _run(["cc", "-O1", "-std=c99", f"-I{src}", "-c", str(src / source), "-o", objects[-1]])
     exe = tmp_path / "predict"
