@@ -98,7 +98,8 @@ def test_kws_matches_the_host_on_every_core(tools, shared_model, core, tmp_path)
     assert result.fits is True
     # Instructions are exact and deterministic: the per-layer run adds only the hook.
     assert 0 < result.hook_overhead < 60 * 14
-    assert result.count_per_inference and result.count_per_inference > 5_000_000
+    # 2.66 M multiply-accumulates: far fewer instructions would mean they were not counted.
+    assert result.count_per_inference and result.count_per_inference > 1_000_000
 
 
 @pytest.mark.parametrize("core", CORES)
