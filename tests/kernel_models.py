@@ -138,7 +138,7 @@ def variants_model() -> Built:
     m.depthwise(x, x_shape, (5, 3), rows, same=False)
     m.depthwise(x, x_shape, (3, 3), rows, mult=2, act=RELU)
     m.depthwise(x, x_shape, (3, 3), generic, dilation=(1, 2))
-    m.depthwise(x, x_shape, (3, 3), generic, out_scale=(1e-4, 2e-4))       # e < 2: general
+    m.depthwise(x, x_shape, (3, 3), rows, out_scale=(1e-4, 2e-4))          # e < 2: general
     m.depthwise(y, y_shape, (3, 3), three)                                 # 3 channels
     m.depthwise(z, z_shape, (8, 4), words, mult=8, stride=(2, 2))          # one channel: conv
     m.depthwise(z, z_shape, (3, 3), bytes_)

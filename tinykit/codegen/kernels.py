@@ -202,7 +202,7 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
     stride_w = int(opts.get("stride_w", 1))
     dilation_h, dilation_w = (int(opts.get("dilation_h_factor", 1)),
                               int(opts.get("dilation_w_factor", 1)))
-    if dilation_w != 1 or k_h > ROWS_MAX_K or not requant_is_fast(graph, op, True):
+    if dilation_w != 1 or k_h > ROWS_MAX_K:
         return KernelChoice("tk_depthwise_conv2d_s8")
     pad_left = padding_before(stride_w, dilation_w, in_shape[2], k_w, out_shape[2]) \
         if str(opts.get("padding", "SAME")) == "SAME" else 0
@@ -210,7 +210,7 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
                                  stride_w, dilation_h, pad_left)
     if scratch > ROWS_LIMIT:
         return KernelChoice("tk_depthwise_conv2d_s8")
-    if (k_h, k_w) != (3, 3) or out_c != in_shape[3]:
+    if (k_h, k_w) != (3, 3) or out_c != in_shape[3] or not requant_is_fast(graph, op, True):
         return KernelChoice("tk_depthwise_conv2d_rows_s8", scratch)
     return KernelChoice("tk_depthwise_conv2d_3x3s2_s8" if stride_w == 2 else
                         "tk_depthwise_conv2d_3x3_s8", scratch)

@@ -221,8 +221,8 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
     extra = {"groups": 1, "depth_multiplier": out_c // in_c, "k_pad": 0}
     act_min, act_max = fused_range(ctx, output_t)
-    if choice.kernel != "tk_depthwise_conv2d_s8" and not fast:
-        raise AssertionError(f"op {ctx.op.index}: the ring kernel was planned for a layer "
+    if choice.kernel.startswith("tk_depthwise_conv2d_3x3") and not fast:
+        raise AssertionError(f"op {ctx.op.index}: a 3x3 ring kernel was planned for a layer "
                              "without the one-rounding requantization")
     _emit_conv(ctx, choice.kernel, geometry, arrays, extra,
                (in_zp, out_zp, act_min, act_max, fast))

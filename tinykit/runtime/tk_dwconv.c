@@ -10,9 +10,10 @@
  * points. Then the output row is computed from the ring: taps along x are paired (two
  * 16-bit inputs against two 16-bit weights: SMLAD on DSP cores). Input rows are read
  * once, in increasing order, and never after an output row whose window starts below
- * them is written (the `rows` streaming contract). Requantization is the one-rounding
- * form (the generator calls tk_depthwise_conv2d_s8 when a layer does not allow it); a
- * fused activation narrower than int8 is applied to each output row afterwards.
+ * them is written (the `ring` streaming contract). The 3x3 entry points need the
+ * one-rounding requantization (the generator checks); tk_depthwise_conv2d_rows_s8 also
+ * takes TFLite's general form. A fused activation narrower than int8 is applied to each
+ * output row afterwards.
  *
  * Scratch (tinykit.codegen.kernels.rows_scratch_bytes), 4-byte aligned:
  *   ring [R][in_c][cols] int16 | zero-point row [cols] int16 |
@@ -71,7 +72,7 @@ TK_INLINE void tk_rows_records(const tk_conv_params *p, const tk_rows_layout *l,
     for (oc = 0; oc < out_c; ++oc, out += l->stride) {
         int32_t *pairs = out + 4;
         tk_rq_records((tk_rq_record *)(void *)out, 1, p->bias + oc, p->multiplier + oc,
-                      p->shift + oc, 1, 1, p->output_zero_point);
+                      p->shift + oc, 1, p->fast_requant, p->output_zero_point);
         for (ky = 0; ky < p->k_h; ++ky) {
             const int8_t *w = p->filter + (int32_t)ky * p->k_w * out_c + oc;
             if (three_by_three) {
@@ -167,6 +168,7 @@ TK_HOT static void tk_rows_load(const tk_conv_params *p, const tk_rows_layout *l
 /* What the output loops need, in locals (int8 stores may alias the parameter block). */
 typedef struct {
     int32_t out_c, out_w, in_c, stride_w, k_h, kw2, mult, cols, stride;
+    int fast; /* the one-rounding requantization (the 3x3 loops need it) */
 } tk_rows_out;
 
 #if defined(TK_ISA_DSP)
@@ -364,7 +366,7 @@ TK_COLD static void tk_rows_channel(const tk_rows_out *o, const int32_t *record,
 #endif
             }
         }
-        *out = (int8_t)tk_sat8(tk_requant(a, rq->multiplier, rq->c_hi, (int)rq->shift));
+        *out = (int8_t)tk_sat8(tk_requant_record(a, rq, o->fast));
     }
 }
 
@@ -454,6 +456,7 @@ TK_INLINE void tk_rows_kernel(const tk_conv_params *p, const int8_t *input, int8
     o.mult = p->depth_multiplier;
     o.cols = l.cols;
     o.stride = l.stride;
+    o.fast = p->fast_requant;
     tk_rows_records(p, &l, three_by_three);
     for (b = 0; b < p->batches; ++b) {
         const int8_t *image = input + b * image_bytes;
