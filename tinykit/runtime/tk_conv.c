@@ -188,46 +188,31 @@ TK_HOT TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
     const int32_t iy0 = oy * g->stride_h - g->pad_top;
     const int32_t dil = g->dilation_h, line = g->in_w * tap * dil;
     const uint32_t zp_word = 0x01010101u * (uint8_t)g->zero_point;
-    const int32_t zp_even = tk_sxtb16(zp_word), zp_odd = tk_sxtb16_ror8(zp_word);
-    int32_t ky = 0, first, last, j, lo = 0, hi = run;
-    const int8_t *src;
+    int32_t offset = (iy0 * g->in_w + ix0) * tap; /* of the row, from the image */
+    int32_t ky, j, iy = iy0, lo = 0, hi = run;
     if (ix0 < 0) {
         lo = -ix0 * tap < run ? -ix0 * tap : run;
     }
     if (ix0 + g->k_w > g->in_w) {
         hi = (g->in_w - ix0) * tap > lo ? (g->in_w - ix0) * tap : lo;
     }
-    /* kernel rows [first, last) are inside the image, the others read the zero point */
-    first = iy0 < 0 ? (-iy0 + dil - 1) / dil : 0;
-    last = g->in_h - iy0 <= 0 ? 0 : (g->in_h - iy0 + dil - 1) / dil;
-    first = first < g->k_h ? first : g->k_h;
-    last = last < g->k_h ? last : g->k_h;
-    last = last > first ? last : first;
-    for (; ky < first; ++ky) {
-        for (j = 0; j < words; ++j, slot += 8) {
-            slot[0] = zp_even;
-            slot[4] = zp_odd;
+    for (ky = 0; ky < g->k_h; ++ky, iy += dil, offset += line) {
+        const int8_t *x = (const int8_t *)&zp_word; /* the zero point's word, every time */
+        int32_t step = 0;
+        if (iy >= 0 && iy < g->in_h) {
+            x = image + offset;
+            step = 4;
+            if (lo != 0 || hi != run) {
+                tk_fill_s8_bytes(row, g->zero_point, lo);
+                tk_copy_s8(row + lo, x + lo, hi - lo);
+                tk_fill_s8_bytes(row + hi, g->zero_point, run - hi);
+                x = row;
+            }
         }
-    }
-    src = image + ((iy0 + first * dil) * g->in_w + ix0) * tap;
-    for (; ky < last; ++ky, src += line) {
-        const int8_t *x = src;
-        if (lo != 0 || hi != run) {
-            tk_fill_s8_bytes(row, g->zero_point, lo);
-            tk_copy_s8(row + lo, src + lo, hi - lo);
-            tk_fill_s8_bytes(row + hi, g->zero_point, run - hi);
-            x = row;
-        }
-        for (j = 0; j < words; ++j, x += 4, slot += 8) {
+        for (j = 0; j < words; ++j, x += step, slot += 8) {
             const uint32_t v = tk_load32(x);
             slot[0] = tk_sxtb16(v);
             slot[4] = tk_sxtb16_ror8(v);
-        }
-    }
-    for (; ky < g->k_h; ++ky) {
-        for (j = 0; j < words; ++j, slot += 8) {
-            slot[0] = zp_even;
-            slot[4] = zp_odd;
         }
     }
 }
