@@ -242,10 +242,16 @@ int main(void)
 {
     tkfw_bsp_init();
     /* The cost of the two counter reads around an invoke, measured on an empty interval
-     * so that the host can take it out of the total. */
-    uint64_t a = tkfw_counter_read();
-    uint64_t b = tkfw_counter_read();
-    tkfw_overhead = (uint32_t)(b - a);
+     * so that the host can take it out of the total. An interrupt (the host connecting to
+     * the UART) can only add to one measurement, so the least of a few is the cost. */
+    tkfw_overhead = UINT32_MAX;
+    for (int i = 0; i < 4; i++) {
+        uint64_t a = tkfw_counter_read();
+        uint64_t b = tkfw_counter_read();
+        if ((uint32_t)(b - a) < tkfw_overhead) {
+            tkfw_overhead = (uint32_t)(b - a);
+        }
+    }
     tkfw_init_status = TKFW_MODEL_INIT();
     for (;;) {
         int status = tkfw_frame_receive(&tkfw_request);
