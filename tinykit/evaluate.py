@@ -193,16 +193,16 @@ def budget_stage(ctx: Any) -> dict[str, Any]:
     Flash counts the model's constant data plus an estimated runtime; RAM the planned
     arena plus the target's stack reserve (`tinykit.tflite.fit.check_fit`).
     """
+    from tinykit.codegen.generate import arena_plan
     from tinykit.tflite.analysis import analyze_subgraph
     from tinykit.tflite.fit import check_fit
-    from tinykit.tflite.planner import plan_memory
     from tinykit.tflite.reader import read_model
 
     target = ctx.target
     rows: dict[str, dict[str, Any]] = {}
     for variant in VARIANTS:
         graph = read_model(ctx.input("evaluate").file(f"{variant.name}.tflite")).main
-        arena = plan_memory(graph).arena_bytes
+        arena = arena_plan(graph).plan.arena_bytes
         verdict = check_fit(graph, analyze_subgraph(graph), arena, target=target.name,
                             flash_bytes=target.flash_bytes, ram_bytes=target.ram_bytes,
                             stack_bytes=int(target.get("memory", "stack_bytes", 0) or 0))

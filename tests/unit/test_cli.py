@@ -12,7 +12,8 @@ def test_help_does_not_import_tensorflow():
         "import sys\n"
         "from tinykit.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('tensorflow', 'tf_keras', 'keras', 'matplotlib') if m in sys.modules]\n"
+        "heavy = [m for m in ('tensorflow', 'tf_keras', 'keras', 'matplotlib')\n"
+        "         if m in sys.modules]\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,7 +11,8 @@ import pytest
 from tinykit.codegen import kernels
 from tinykit.codegen.generate import kernel_sources
 from tinykit.codegen.quant import multiply_by_quantized_multiplier as mbqm
-from tinykit.codegen.registry import KERNEL_STREAMING, KERNELS
+from tinykit.codegen.registry import KERNELS
+from tinykit.tflite.streaming import KERNEL_STREAMING
 
 
 def one_rounding(acc: int, m: int, shift: int, zp: int) -> int:

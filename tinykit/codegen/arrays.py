@@ -2,10 +2,10 @@
 
 The header declares the flatbuffer (16-byte aligned, `const`, so it stays in flash) and
 its length, and describes every input and output (shape, TFLite type, scale, zero point),
-the ops a `MicroMutableOpResolver` must register (an X-macro and a count), the arena that
-tinykit's planner computed (TFLM adds its own bookkeeping on top) and, when given, the
-class names. Same model and options, same bytes: no date, no path, only the tinykit
-version and the model's SHA-256 in the banner. The output compiles with
+the ops a `MicroMutableOpResolver` must register (an X-macro and a count), the least
+tensor arena TFLM can work in (`tflm_arena_floor`) and, when given, the class names.
+Same model and options, same bytes: no date, no path, only the tinykit version and the
+model's SHA-256 in the banner. The output compiles with
 `gcc -std=c99 -Wall -Wextra -Werror` and `arm-none-eabi-gcc -mcpu=cortex-m4`.
 """
 
@@ -25,7 +25,7 @@ from tinykit.codegen.csyntax import (
     string_literal,
 )
 from tinykit.fsutil import write_text_atomic
-from tinykit.tflite.model import TENSOR_TYPES, Model, Tensor
+from tinykit.tflite.model import TENSOR_TYPES, Model, Subgraph, Tensor
 
 if TYPE_CHECKING:
     from tinykit.pipeline import StageContext
@@ -48,7 +48,21 @@ class ArraysResult:
     model_bytes: int
     sha256: str
     ops: tuple[str, ...]
-    arena_bytes: int
+    #: Activation bytes live at once under a whole-tensor plan: TFLM needs at least this.
+    arena_floor_bytes: int
+
+
+def tflm_arena_floor(graph: Subgraph) -> int:
+    """Activation bytes live at once when whole tensors are kept apart, 16-byte aligned.
+
+    TFLM's planner keeps whole tensors apart (no streaming, no kernel scratch counted
+    here), so its arena is never below this; it adds its own bookkeeping on top.
+    """
+    from tinykit.tflite.planner import plan_memory
+
+    plan = plan_memory(graph, scratch={}, streaming_ops={}, op_alignment={}, alignment=16,
+                       reorder=False)
+    return plan.arena_bytes
 
 
 def resolver_method(opcode: str) -> str:
@@ -113,8 +127,12 @@ def render_header(model: Model, name: str, arena_bytes: int,
         f"extern const unsigned int {identifier(name + '_data_len')};",
         f"#define {upper}_DATA_LEN {model.size_bytes}u",
         "",
-        "/* Tensor arena planned by tinykit (bytes); TFLM adds its own bookkeeping. */",
-        f"#define {upper}_ARENA_BYTES {arena_bytes}u",
+        "/* The least tensor arena TFLM can work in: activations live at once when whole",
+        " * tensors are kept apart (16-byte aligned), as TFLM's planner keeps them. TFLM adds",
+        " * its own bookkeeping (persistent buffers, per-op data, kernel scratch) on top:",
+        " * size the arena above this and read RecordingMicroInterpreter::arena_used_bytes().",
+        " * tinykit's own generated C needs less; see its <NAME>_ARENA_BYTES. */",
+        f"#define {upper}_TFLM_ARENA_MIN_BYTES {arena_bytes}u",
         "",
         f"#define {upper}_INPUT_COUNT {len(graph.inputs)}",
         f"#define {upper}_OUTPUT_COUNT {len(graph.outputs)}",
@@ -177,14 +195,13 @@ def write_arrays(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     Raises ModelError for a file that is not a valid .tflite, ConfigError for a bad
     `name`, OutputError when `out_dir` cannot be written.
     """
-    from tinykit.tflite.planner import plan_memory
     from tinykit.tflite.reader import read_model
 
     check_model_name(name)
     path = Path(model_path)
     model = read_model(path)
     data = path.read_bytes()
-    arena = plan_memory(model.main).arena_bytes
+    arena = tflm_arena_floor(model.main)
     header = render_header(model, name, arena, labels)
     source = render_source(model, data, name, labels)
     folder = Path(out_dir)
@@ -206,4 +223,4 @@ def arrays_stage(ctx: StageContext) -> dict[str, Any]:
                       f"bytes, ops {', '.join(result.ops)}")
     return {"header": result.header.name, "source": result.source.name,
             "model": f"{DEPLOYED}.tflite", "sha256": result.sha256, "ops": list(result.ops),
-            "arena_bytes": result.arena_bytes}
+            "tflm_arena_min_bytes": result.arena_floor_bytes}

@@ -21,7 +21,6 @@ from tinykit.codegen.emit import IoTensor, banner, finish, render_header, render
 from tinykit.codegen.graph import Folded, check_supported, fold_constants
 from tinykit.codegen.program import C_TYPES, CArray, OpCode, OpContext, Program
 from tinykit.codegen.registry import (
-    KERNEL_STREAMING,
     KERNELS,
     kernel_choice,
     op_alignment,
@@ -32,6 +31,7 @@ from tinykit.fsutil import write_text_atomic
 from tinykit.tflite.model import Model, Operator, Subgraph
 from tinykit.tflite.plancheck import check_plan
 from tinykit.tflite.planner import MemoryPlan, plan_memory
+from tinykit.tflite.streaming import KERNEL_STREAMING
 
 #: The shared kernel sources, copied next to every generated model (headers first).
 KERNEL_FILES = ("tinykit_kernels.h", "tk_internal.h", "tinykit_kernels.c", "tk_conv.c",
@@ -136,15 +136,45 @@ def _io(graph: Subgraph, plan: MemoryPlan, indices: tuple[int, ...]) -> tuple[Io
     return tuple(IoTensor(graph.tensors[i], plan.offset(i)) for i in indices)
 
 
-def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
-    """Generate the C for `model`; raises UnsupportedError / ConfigError, writes nothing."""
-    check_model_name(name)
-    graph = model.main
+def _c_plan(graph: Subgraph) -> tuple[MemoryPlan, Folded]:
     if not graph.operators:
         raise UnsupportedError("the model has no ops")
     check_supported(graph)
     folded = fold_constants(graph)
-    plan = plan_arena(graph, scratch_requests(graph, folded))
+    return plan_arena(graph, scratch_requests(graph, folded)), folded
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    """The arena plan a tool should show for a model, and why it is not the C's if not."""
+
+    plan: MemoryPlan
+    #: None when `plan` is exactly what the generated C lays out; else the reason
+    #: (tinykit codegen cannot run the model) and that generic kernels were assumed.
+    note: str | None = None
+
+
+def arena_plan(graph: Subgraph) -> ArenaPlan:
+    """The one source of every arena figure tinykit reports.
+
+    For a model `tinykit codegen` supports this is the plan the generated C uses: its
+    kernels' scratch, streaming and alignment included (`analyze`, the build's budget,
+    `bench` and the report all agree with `MODEL_ARENA_BYTES`). For any other model it is
+    the planner's plan for generic kernels (no scratch), with a note saying so.
+    """
+    try:
+        return ArenaPlan(_c_plan(graph)[0])
+    except UnsupportedError as exc:
+        note = (f"tinykit codegen cannot run this model ({exc.message}); the plan assumes "
+                "generic kernels without scratch")
+        return ArenaPlan(plan_memory(graph, scratch={}), note)
+
+
+def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
+    """Generate the C for `model`; raises UnsupportedError / ConfigError, writes nothing."""
+    check_model_name(name)
+    graph = model.main
+    plan, folded = _c_plan(graph)
     program = Program(prefix=name)
     for index in plan.order:  # the planner's execution order (usually the file's)
         _lower_op(program, graph, graph.operators[index], plan, folded)

@@ -16,7 +16,9 @@ from tinykit.codegen import lower_elementwise as ew
 from tinykit.codegen import lower_shape as shape
 from tinykit.codegen.kernels import KernelChoice
 from tinykit.codegen.program import OpContext
+from tinykit.tflite.alignment import OP_ALIGNMENT
 from tinykit.tflite.model import Operator, Subgraph
+from tinykit.tflite.streaming import STREAMING_OPS
 
 #: Picks the kernel of one op from its shapes (before the memory plan: scratch bytes).
 Chooser = Callable[[Subgraph, Operator], KernelChoice]
@@ -50,29 +52,11 @@ def _entry(op: str, lower: Callable[[OpContext], None] | None, kernels: str,
                        _STREAMING.get(op), _ALIGN.get(op, 1), choose)
 
 
-# Whether each op's kernels honour the streaming contract, and the alignment they need.
-# Change a kernel's loop order or its loads, and change these (and the planner's tables
-# tinykit.tflite.streaming.STREAMING_OPS / tinykit.tflite.alignment.OP_ALIGNMENT).
-_STREAMING = {
-    "CONV_2D": "tiles", "DEPTHWISE_CONV_2D": "tiles",
-    "AVERAGE_POOL_2D": "tiles", "MAX_POOL_2D": "tiles",
-    **dict.fromkeys(("ADD", "SUB", "MUL", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU",
-                     "HARD_SWISH", "LOGISTIC", "TANH", "QUANTIZE", "DEQUANTIZE"), "elements"),
-}
-_ALIGN = dict.fromkeys(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-                        "MAX_POOL_2D", "ADD", "SUB", "MUL"), 4)
-
-#: C kernel -> the streaming kind every version of it honours (docs/codegen.md); the
-#: planner reads the kind of the kernel each op actually calls. Absent: no streaming.
-KERNEL_STREAMING = {
-    "tk_conv2d_s8": "tiles", "tk_conv2d_im2col_s8": "tiles",
-    "tk_conv2d_im2col_bytes_s8": "tiles", "tk_depthwise_conv2d_s8": "tiles",
-    "tk_depthwise_conv2d_rows_s8": "ring", "tk_depthwise_conv2d_3x3_s8": "ring",
-    "tk_depthwise_conv2d_3x3s2_s8": "ring",
-    "tk_average_pool_s8": "tiles", "tk_max_pool_s8": "tiles",
-    "tk_binary_s8": "elements", "tk_add_table_s8": "elements", "tk_lut_s8": "elements",
-    "tk_quantize_f32_s8": "elements", "tk_dequantize_s8_f32": "elements",
-}
+# Whether each op's kernels honour the streaming contract (docs/codegen.md), per op type
+# and per C kernel, and the alignment they need: one table each, in tinykit/tflite, that
+# the planner reads directly. Change a kernel's loop order or its loads, change them.
+_STREAMING = STREAMING_OPS
+_ALIGN = OP_ALIGNMENT
 
 
 _ENTRIES = (

@@ -18,7 +18,7 @@ import click
 def arrays(model: Path, out_dir: Path, name: str, labels: Path | None) -> None:
     """Write MODEL (.tflite) as <name>_data.h and <name>_data.c: a 16-byte-aligned const
     array with its length, input and output shapes, types, scales and zero points, the
-    ops to register in a MicroMutableOpResolver and the planned arena size."""
+    ops to register in a MicroMutableOpResolver and the least tensor arena TFLM needs."""
     from tinykit.codegen.arrays import write_arrays
     from tinykit.errors import ConfigError
 
@@ -30,4 +30,5 @@ def arrays(model: Path, out_dir: Path, name: str, labels: Path | None) -> None:
             raise ConfigError(f"cannot read --labels {labels}: {exc}") from exc
     result = write_arrays(model, out_dir, name=name, labels=names)
     click.echo(f"wrote {result.header} and {result.source}: {result.model_bytes:,} bytes, "
-               f"arena {result.arena_bytes:,} bytes, ops {', '.join(result.ops)}")
+               f"TFLM arena at least {result.arena_floor_bytes:,} bytes, "
+               f"ops {', '.join(result.ops)}")

@@ -25,11 +25,11 @@ def constant_bytes(model: Model) -> int:
 
 def check_before_build(model_path: Path, target: Target) -> Model:
     """Read the model and raise BudgetError if its exact needs exceed the target's budget."""
-    from tinykit.tflite.planner import plan_memory
+    from tinykit.codegen.generate import arena_plan
     from tinykit.tflite.reader import read_model
 
     model = read_model(model_path)
-    arena = plan_memory(model.main).arena_bytes
+    arena = arena_plan(model.main).plan.arena_bytes
     check_needs(target, constants=constant_bytes(model), arena=arena)
     return model
 

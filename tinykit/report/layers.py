@@ -17,13 +17,13 @@ from typing import Any
 
 def deployed_layers(model_path: Path, bench: Mapping[str, Any] | None) -> dict[str, Any]:
     """`{"layers": [...], "memory": {...}}` for the report; see the schema for the fields."""
+    from tinykit.codegen.generate import arena_plan
     from tinykit.tflite.analysis import analyze_subgraph
-    from tinykit.tflite.planner import plan_memory
     from tinykit.tflite.reader import read_model
 
     graph = read_model(model_path).main
     analysis = {op.index: op for op in analyze_subgraph(graph).ops}
-    plan = plan_memory(graph)
+    plan = arena_plan(graph).plan
     order = list(plan.order) or list(range(len(graph.operators)))
     extent = _arena_extent(plan, len(order))
     measured = list((bench or {}).get("per_layer") or [])

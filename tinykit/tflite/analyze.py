@@ -28,8 +28,8 @@ class AnalyzeOptions:
     model: Path
     target: str | None = None
     alignment: int = DEFAULT_ALIGNMENT
-    #: op index -> scratch bytes of its kernel; None: those of the kernels `tinykit codegen`
-    #: picks (`tinykit.tflite.kernel_needs`), so the plan is the one the C uses.
+    #: op index -> scratch bytes of its kernel; None: the plan the generated C uses
+    #: (`tinykit.codegen.generate.arena_plan`), with its kernels' scratch.
     scratch: Mapping[int, int] | None = None
 
 
@@ -44,6 +44,8 @@ class AnalyzeResult:
     fit: FitCheck | None
     #: Arena bytes of the same plan without the kernels' scratch buffers (None: no scratch).
     arena_without_scratch: int | None = None
+    #: Why the plan is not the generated C's (tinykit codegen cannot run the model).
+    plan_note: str | None = None
 
 
 def analyze(options: AnalyzeOptions) -> AnalyzeResult:
@@ -56,7 +58,15 @@ def analyze(options: AnalyzeOptions) -> AnalyzeResult:
     model = read_model(options.model)
     subgraph = model.main
     analysis = analyze_subgraph(subgraph)
-    plan = plan_memory(subgraph, alignment=options.alignment, scratch=options.scratch)
+    note = None
+    if options.scratch is None and options.alignment == DEFAULT_ALIGNMENT:
+        # The codegen import is light (no TensorFlow) and keeps one source of kernel choice.
+        from tinykit.codegen.generate import arena_plan
+
+        chosen = arena_plan(subgraph)
+        plan, note = chosen.plan, chosen.note
+    else:
+        plan = plan_memory(subgraph, alignment=options.alignment, scratch=options.scratch or {})
     bare = None
     if any(item.size for item in plan.scratch):
         bare = plan_memory(subgraph, alignment=options.alignment, scratch={}).arena_bytes
@@ -66,4 +76,4 @@ def analyze(options: AnalyzeOptions) -> AnalyzeResult:
         fit = check_fit(subgraph, analysis, plan.arena_bytes, target=target.name,
                         flash_bytes=target.flash_bytes, ram_bytes=target.ram_bytes,
                         stack_bytes=int(stack))
-    return AnalyzeResult(Path(options.model), model, analysis, plan, fit, bare)
+    return AnalyzeResult(Path(options.model), model, analysis, plan, fit, bare, note)

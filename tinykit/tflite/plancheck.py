@@ -20,7 +20,6 @@ import numpy as np
 
 from tinykit.errors import ModelError
 from tinykit.tflite.alignment import OP_ALIGNMENT, SCRATCH_ALIGNMENT, tensor_alignments
-from tinykit.tflite.kernel_needs import kernel_needs
 from tinykit.tflite.lifetimes import lifetimes, view_input
 from tinykit.tflite.model import Operator, Subgraph
 from tinykit.tflite.order import in_order
@@ -113,8 +112,6 @@ def check_plan(subgraph: Subgraph, plan: MemoryPlan, *,
         elif source in entries and entries[source].offset != entries[op.outputs[0]].offset:
             problems.append(f"view op {view}: output and input offsets differ")
     table = STREAMING_OPS if streaming_ops is None else streaming_ops
-    if streaming_ops is None and op_streaming is None:  # what plan_memory defaults to
-        op_streaming = kernel_needs(subgraph).op_streaming
     for stream in plan.streams.values():
         problems += _stream_problems(subgraph, stream, entries, same,
                                      lambda op: kind_of(op, table, op_streaming or {}))

@@ -40,7 +40,6 @@ from tinykit.tflite.alignment import (
     SCRATCH_ALIGNMENT,
     tensor_alignments,
 )
-from tinykit.tflite.kernel_needs import kernel_needs
 from tinykit.tflite.lifetimes import Lifetime, lifetimes, view_input
 from tinykit.tflite.model import Subgraph
 from tinykit.tflite.order import candidate_orders, in_order
@@ -196,9 +195,10 @@ def plan_memory(
     replaces `tinykit.tflite.streaming.STREAMING_OPS` (pass {} for whole-tensor plans);
     `op_streaming` maps an op index to the kind its chosen kernel honours (None: none),
     overriding `streaming_ops` for that op; `op_alignment` replaces
-    `tinykit.tflite.alignment.OP_ALIGNMENT`. Left out, `scratch` and (when `streaming_ops`
-    is left out too) `op_streaming` are those of the kernels `tinykit codegen` picks
-    (`tinykit.tflite.kernel_needs`), so the default plan is the one the C uses. With
+    `tinykit.tflite.alignment.OP_ALIGNMENT`. Left out, there is no scratch and every op
+    streams as its type allows: the plan for generic kernels. The plan the generated C
+    uses, with its kernels' scratch and streaming, is `tinykit.codegen.generate.arena_plan`,
+    which calls this function with them. With
     `reorder`, an execution order other than the file's is used when it gives a smaller
     arena.
     Raises ValueError for bad arguments, ModelError / UnsupportedError for graphs that
@@ -207,12 +207,7 @@ def plan_memory(
     if alignment < 1 or alignment & (alignment - 1) or alignment > MAX_ALIGNMENT:
         raise ValueError(f"alignment must be a power of two up to {MAX_ALIGNMENT}, "
                          f"not {alignment}")
-    if scratch is None or (streaming_ops is None and op_streaming is None):
-        needs = kernel_needs(subgraph)  # the code generator's kernels, restated
-        scratch = needs.scratch if scratch is None else scratch
-        op_streaming = needs.op_streaming if streaming_ops is None and op_streaming is None \
-            else op_streaming
-    scratch = dict(scratch)
+    scratch = dict(scratch or {})
     for op, size in scratch.items():
         if not 0 <= op < len(subgraph.operators) or size < 0:
             raise ValueError(f"scratch request {op}: {size} names no op or a negative size")

@@ -88,6 +88,7 @@ def text(result: AnalyzeResult, *, show_plan: bool = False) -> str:
            f"(activations alone: {result.arena_without_scratch:,} bytes)"]
           if result.arena_without_scratch is not None else []),
         f"  all activations {a.activation_bytes:,} bytes (sum of every non-constant tensor)",
+        *([f"  note            {clean(result.plan_note, 400)}"] if result.plan_note else []),
     ]
     if plan.reordered:
         lines.append(f"  order           ops run as {', '.join(map(str, plan.order))} "
@@ -215,6 +216,7 @@ def as_json(result: AnalyzeResult) -> dict[str, Any]:
         "ops": ops, "macs_total": a.macs_total, "weights_bytes": a.weights_bytes,
         "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
         "arena_without_scratch": result.arena_without_scratch,
+        "plan_note": result.plan_note,
         "activation_bytes": a.activation_bytes,
         "tensors": [_tensor_json(t, plan) for t in subgraph.tensors],
         "plan": plan.as_dict(), "fit": fit,
