@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from tinykit.codegen import packing
 from tinykit.codegen.csyntax import check_model_name, comment_text
 from tinykit.codegen.emit import IoTensor, banner, finish, render_header, render_source
 from tinykit.codegen.graph import Folded, check_supported, fold_constants
@@ -35,7 +36,7 @@ from tinykit.tflite.streaming import KERNEL_STREAMING
 
 #: The shared kernel sources, copied next to every generated model (headers first).
 KERNEL_FILES = ("tinykit_kernels.h", "tk_internal.h", "tinykit_kernels.c", "tk_conv.c",
-                "tk_dwconv.c", "tk_fc.c", "tk_eltwise.c")
+                "tk_dwconv.c", "tk_fc.c", "tk_eltwise.c", "tk_packed.c")
 _CTYPE_BYTES = {ctype: size for ctype, size in C_TYPES.values()}
 
 
@@ -61,6 +62,16 @@ class GeneratedSources:
     #: The C kernel each step calls ("" for views and folded ops), in execution order;
     #: `kernels.kernel_label` adds the version a core builds.
     op_kernels: tuple[str, ...] = ()
+    #: Per step, the format of its weights: "dense", a packed format ("sparse+idx4", see
+    #: `tinykit.codegen.packing`), or "" for ops without weights; and their flash bytes.
+    op_weights: tuple[str, ...] = ()
+    op_weight_bytes: tuple[int, ...] = ()
+    #: Flash bytes of every layer's weights as generated, and with every layer dense.
+    weight_bytes: int = 0
+    dense_weight_bytes: int = 0
+    #: The per-layer choice the C was generated with (dense and packed bytes per op, the
+    #: packed kernels' code).
+    weight_plan: packing.WeightPlan | None = field(default=None, repr=False)
 
 
 def _lower_op(program: Program, graph: Subgraph, op: Operator, plan: MemoryPlan,
@@ -170,8 +181,16 @@ def arena_plan(graph: Subgraph) -> ArenaPlan:
         return ArenaPlan(plan_memory(graph, scratch={}), note)
 
 
-def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
-    """Generate the C for `model`; raises UnsupportedError / ConfigError, writes nothing."""
+def generate_sources(model: Model, name: str = "model",
+                     weights: str | None = None) -> GeneratedSources:
+    """Generate the C for `model`; raises UnsupportedError / ConfigError, writes nothing.
+
+    `weights`: "auto" (packed where it saves flash), "dense" or "packed"; None: the
+    current `packing.weights_mode` (auto unless a caller set it).
+    """
+    if weights is not None:
+        with packing.weights_mode(weights):
+            return generate_sources(model, name)
     check_model_name(name)
     graph = model.main
     plan, folded = _c_plan(graph)
@@ -186,9 +205,28 @@ def generate_sources(model: Model, name: str = "model") -> GeneratedSources:
     files = {f"{name}.h": header, f"{name}.c": source, **kernel_sources()}
     constant_bytes = sum(len(item.values) * _CTYPE_BYTES[item.ctype]
                          for item in program.constants if isinstance(item, CArray))
+    formats, per_op = weight_layers(program, graph)
     return GeneratedSources(name, files, plan.arena_bytes, len(graph.operators), inputs,
                             outputs, plan, constant_bytes,
-                            tuple(op.kernel for op in program.ops))
+                            tuple(op.kernel for op in program.ops), formats, per_op,
+                            sum(per_op), packing.plan_weights(graph, "dense").dense_bytes,
+                            packing.plan_weights(graph))
+
+
+def weight_layers(program: Program, graph: Subgraph) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Per step, the format of its weights ("dense", packed, "" none) and their bytes: the
+    op's arrays named `<prefix>_const_op<index>_<suffix>`, suffix in WEIGHT_SUFFIXES."""
+    sizes: dict[int, int] = {}
+    for item in program.constants:
+        head, _, suffix = item.name.rpartition("_")
+        index = head.removeprefix(f"{program.prefix}_const_op")
+        if isinstance(item, CArray) and suffix in packing.WEIGHT_SUFFIXES and index.isdigit():
+            sizes[int(index)] = sizes.get(int(index), 0) + \
+                len(item.values) * _CTYPE_BYTES[item.ctype]
+    weighted = packing.plan_weights(graph, "dense").layers
+    formats = tuple(op.weights or ("dense" if op.index in weighted and op.kernel else "")
+                    for op in program.ops)
+    return formats, tuple(sizes.get(op.index, 0) for op in program.ops)
 
 
 @dataclass(frozen=True)
@@ -198,6 +236,8 @@ class CodegenOptions:
     model: Path
     out_dir: Path
     name: str = "model"
+    #: auto (packed weights where they save flash), dense or packed (tinykit.codegen.packing)
+    weights: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -229,6 +269,6 @@ def codegen(options: CodegenOptions) -> CodegenResult:
     from tinykit.tflite.reader import read_model
 
     model = read_model(options.model)
-    sources = generate_sources(model, options.name)
+    sources = generate_sources(model, options.name, options.weights)
     files = write_sources(sources, options.out_dir)
     return CodegenResult(Path(options.out_dir), files, sources, model.sha256)

@@ -49,6 +49,12 @@ KERNEL_VERSIONS: dict[str, tuple[str, ...]] = {
     "tk_depthwise_conv2d_rows_s8": SIMD32_VERSIONS,
     "tk_depthwise_conv2d_3x3_s8": SIMD32_VERSIONS,
     "tk_depthwise_conv2d_3x3s2_s8": SIMD32_VERSIONS,
+    # packed weights (tk_packed.c, tinykit.codegen.packing)
+    "tk_conv2d_packed_s8": VECTOR_VERSIONS,
+    "tk_fully_connected_packed_s8": VECTOR_VERSIONS,
+    "tk_depthwise_conv2d_rows_packed_s8": SIMD32_VERSIONS,
+    "tk_depthwise_conv2d_3x3_packed_s8": SIMD32_VERSIONS,
+    "tk_depthwise_conv2d_3x3s2_packed_s8": SIMD32_VERSIONS,
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinykit.codegen import kernels
+from tinykit.codegen import kernels, lower_packed
 from tinykit.codegen.common import (
     check_int16,
     fused_range,
@@ -76,10 +76,12 @@ def _folded_bias(ctx: OpContext, channels: int, filter_sums: np.ndarray,
     return folded.tolist()
 
 
-def _conv_arrays(ctx: OpContext, weights: np.ndarray, bias: list[int],
+def _conv_arrays(ctx: OpContext, weights: np.ndarray | None, bias: list[int],
                  multipliers: list[int], shifts: list[int]) -> dict[str, str]:
+    """The layer's constant arrays; weights None: packed (lower_packed), filter NULL."""
     return {
-        "filter": ctx.array("filter", "int8_t", weights, "weights", align=16),
+        "filter": "NULL" if weights is None else
+        ctx.array("filter", "int8_t", weights, "weights", align=16),
         "bias": ctx.array("bias", "int32_t", bias, "bias - input zero point * sum(weights)"),
         "multiplier": ctx.array("multiplier", "int32_t", multipliers, "requantization"),
         "shift": ctx.array("shift", "int8_t", shifts, "requantization exponents"),
@@ -114,16 +116,21 @@ def _geometry(ctx: OpContext, input_t: Tensor, output_t: Tensor, k_h: int,
 
 
 def _emit_conv(ctx: OpContext, kernel: str, geometry: dict[str, int], arrays: dict[str, str],
-               extra: dict[str, int], quant: tuple[int, int, int, int, bool]) -> None:
-    """The parameter struct and the call; quant = (zp_in, zp_out, act_min, act_max, fast)."""
+               extra: dict[str, int], quant: tuple[int, int, int, int, bool],
+               packed: lower_packed.PackedLayer | None = None) -> None:
+    """The parameter struct and the call; quant = (zp_in, zp_out, act_min, act_max, fast);
+    a packed layer calls its packed kernel with the struct nested in the packed one."""
     input_zp, output_zp, act_min, act_max, fast = quant
     fields: list[tuple[str, object]] = list(arrays.items())
     fields += list(geometry.items()) + list(extra.items())
     fields += [("input_zero_point", input_zp), ("output_zero_point", output_zp),
                ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(fast))]
-    name = ctx.struct("tk_conv_params", fields)
+    ctype = "tk_conv_params"
+    if packed is not None:
+        (ctype, fields), kernel = packed.struct(ctype, fields), packed.kernel
+    name = ctx.struct(ctype, fields)
     args = [f"&{name}", ctx.data(ctx.input(0)), ctx.arena(ctx.output())]
-    if kernel in SCRATCH_KERNELS:
+    if kernel in SCRATCH_KERNELS or packed is not None:
         args.append(ctx.scratch())
     ctx.call(f"{kernel}({', '.join(args)});")
 
@@ -182,10 +189,12 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
     chosen = kernel_choice(ctx.graph, ctx.op).kernel
     if kernel != chosen:
         raise AssertionError(f"op {ctx.op.index}: lowered to {kernel}, planned for {chosen}")
-    arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
+    rows = weights.reshape(out_c, -1)[:, :k_h * k_w * filter_c]  # without k_pad
+    packed = lower_packed.packed_layer(ctx, kernel, rows)
+    arrays = _conv_arrays(ctx, None if packed else weights, bias, multipliers, shifts)
     act_min, act_max = fused_range(ctx, output_t)
     _emit_conv(ctx, kernel, geometry, arrays, extra,
-               (in_zp, out_zp, act_min, act_max, fast))
+               (in_zp, out_zp, act_min, act_max, fast), packed)
 
 
 def lower_depthwise_conv2d(ctx: OpContext) -> None:
@@ -218,14 +227,15 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     if plan.constant:
         weights = weights.copy()
         weights[..., list(plan.constant)] = 0
-    arrays = _conv_arrays(ctx, weights, bias, multipliers, shifts)
+    packed = lower_packed.packed_layer(ctx, choice.kernel, weights.reshape(-1, out_c).T)
+    arrays = _conv_arrays(ctx, None if packed else weights, bias, multipliers, shifts)
     extra = {"groups": 1, "depth_multiplier": out_c // in_c, "k_pad": 0}
     act_min, act_max = fused_range(ctx, output_t)
     if choice.kernel.startswith("tk_depthwise_conv2d_3x3") and not fast:
         raise AssertionError(f"op {ctx.op.index}: a 3x3 ring kernel was planned for a layer "
                              "without the one-rounding requantization")
     _emit_conv(ctx, choice.kernel, geometry, arrays, extra,
-               (in_zp, out_zp, act_min, act_max, fast))
+               (in_zp, out_zp, act_min, act_max, fast), packed)
 
 
 def lower_fully_connected(ctx: OpContext) -> None:
@@ -263,6 +273,7 @@ def lower_fully_connected(ctx: OpContext) -> None:
         weights = weights.copy()
         weights[list(plan.constant)] = 0
     act_min, act_max = fused_range(ctx, output_t)
+    packed = lower_packed.packed_layer(ctx, "tk_fully_connected_s8", weights)
     blocked = kernels.fc_blocked_weights(weights)
     # The kernel reads whole blocks of 4 rows: pad the per-row arrays to match.
     pad = kernels.round_up(out_depth, 4) - out_depth
@@ -270,8 +281,9 @@ def lower_fully_connected(ctx: OpContext) -> None:
     if per_channel:
         multipliers, shifts = multipliers + [0] * pad, shifts + [-2] * pad
     fields: list[tuple[str, object]] = [
-        ("weights", ctx.array("weights", "int8_t", blocked,
-                              "weights in blocks of 4 rows [out/4][in/4][4][4]", align=16)),
+        ("weights", "NULL" if packed else
+         ctx.array("weights", "int8_t", blocked,
+                   "weights in blocks of 4 rows [out/4][in/4][4][4]", align=16)),
         ("bias", ctx.array("bias", "int32_t", bias, "bias - input zero point * sum(row)")),
         ("multiplier", ctx.array("multiplier", "int32_t", multipliers, "requantization")),
         ("shift", ctx.array("shift", "int8_t", shifts, "requantization exponents")),
@@ -281,6 +293,9 @@ def lower_fully_connected(ctx: OpContext) -> None:
         ("act_min", act_min), ("act_max", act_max),
         ("fast_requant", int(fast)),
     ]
-    name = ctx.struct("tk_fc_params", fields)
-    ctx.call(f"tk_fully_connected_s8(&{name}, {ctx.data(input_t)}, {ctx.arena(output_t)}, "
+    ctype, kernel = "tk_fc_params", "tk_fully_connected_s8"
+    if packed is not None:
+        (ctype, fields), kernel = packed.struct(ctype, fields), packed.kernel
+    name = ctx.struct(ctype, fields)
+    ctx.call(f"{kernel}(&{name}, {ctx.data(input_t)}, {ctx.arena(output_t)}, "
              f"{ctx.scratch()});")

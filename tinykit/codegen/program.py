@@ -72,6 +72,8 @@ class OpCode:
     statements: list[str] = field(default_factory=list)
     #: The C kernel the op calls ("" for views and ops folded at generation time).
     kernel: str = ""
+    #: The format of its weights when they are packed (`tinykit.codegen.packing`), else "".
+    weights: str = ""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from tinykit.codegen import kernels as choice
 from tinykit.codegen import lower_conv as conv
 from tinykit.codegen import lower_elementwise as ew
 from tinykit.codegen import lower_shape as shape
+from tinykit.codegen import packing
 from tinykit.codegen.kernels import KernelChoice
 from tinykit.codegen.program import OpContext
 from tinykit.tflite.alignment import OP_ALIGNMENT
@@ -61,16 +62,19 @@ _ALIGN = OP_ALIGNMENT
 
 _ENTRIES = (
     _entry("CONV_2D", conv.lower_conv2d,
-           "tk_conv2d_im2col_s8 tk_conv2d_im2col_bytes_s8 tk_conv2d_s8",
+           "tk_conv2d_im2col_s8 tk_conv2d_im2col_bytes_s8 tk_conv2d_s8 tk_conv2d_packed_s8",
            "int8, per-channel or per-tensor weights, any stride/dilation, SAME/VALID, groups, "
            "fused RELU/RELU6/RELU_N1_TO_1", choice.choose_conv),
     _entry("DEPTHWISE_CONV_2D", conv.lower_depthwise_conv2d,
            "tk_depthwise_conv2d_3x3_s8 tk_depthwise_conv2d_3x3s2_s8 "
            "tk_depthwise_conv2d_rows_s8 tk_conv2d_im2col_s8 "
-           "tk_conv2d_im2col_bytes_s8 tk_depthwise_conv2d_s8",
+           "tk_conv2d_im2col_bytes_s8 tk_depthwise_conv2d_s8 tk_depthwise_conv2d_3x3_packed_s8 "
+           "tk_depthwise_conv2d_3x3s2_packed_s8 tk_depthwise_conv2d_rows_packed_s8 "
+           "tk_depthwise_conv2d_packed_s8 tk_conv2d_packed_s8",
            "int8, any depth multiplier, stride, dilation, SAME/VALID, fused activation",
            choice.choose_depthwise),
-    _entry("FULLY_CONNECTED", conv.lower_fully_connected, "tk_fully_connected_s8",
+    _entry("FULLY_CONNECTED", conv.lower_fully_connected,
+           "tk_fully_connected_s8 tk_fully_connected_packed_s8",
            "int8, per-tensor or per-channel weights, optional bias, any batch, "
            "keep_num_dims", choice.choose_fully_connected),
     _entry("AVERAGE_POOL_2D", ew.lower_average_pool, "tk_average_pool_s8",
@@ -129,10 +133,11 @@ KERNELS: dict[str, KernelEntry] = {entry.op: entry for entry in _ENTRIES}
 
 
 def kernel_choice(graph: Subgraph, op: Operator) -> KernelChoice:
-    """The kernel an op will call, with its scratch bytes and output-order guarantees."""
+    """The kernel an op will call, with its scratch bytes and output-order guarantees;
+    packed weights where the weight plan packs the layer (`packing.weights_mode`)."""
     entry = KERNELS[op.opcode]
     if entry.choose is not None:
-        return entry.choose(graph, op)
+        return packing.packed_choice(graph, op, entry.choose(graph, op))
     return KernelChoice(entry.kernels[0] if entry.kernels else "")
 
 

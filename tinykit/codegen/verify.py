@@ -35,6 +35,8 @@ class VerifyOptions:
     seed: int = 0
     cc: str | None = None
     keep: Path | None = None  # keep the generated C and the host build here
+    #: auto (packed weights where they save flash), dense or packed (tinykit.codegen.packing)
+    weights: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None,
     timings: dict[str, float] = {}
     start = time.perf_counter()
     model = read_model(options.model)
-    sources = generate_sources(model, "model")
+    sources = generate_sources(model, "model", options.weights)
     timings["generate"] = time.perf_counter() - start
     inputs = [TensorSpec(x.tensor.shape, x.tensor.dtype) for x in sources.inputs]
     outputs = [TensorSpec(x.tensor.shape, x.tensor.dtype) for x in sources.outputs]
@@ -212,7 +214,8 @@ def verify(options: VerifyOptions, progress: Progress | None = None,
                    if any(not np.array_equal(np.asarray(a), np.asarray(b).reshape(a.shape))
                           for a, b in zip(g, e, strict=True)))
         say("looking for the first op whose output differs")
-        divergence = locate_divergence(Path(options.model).read_bytes(), data[bad], compiler)
+        divergence = locate_divergence(Path(options.model).read_bytes(), data[bad], compiler,
+                                       options.weights)
     return VerifyResult(Path(options.model), model.sha256, len(data), compiler, checks,
                         timings, tuple(oracle_warnings(model)), divergence)
 
@@ -226,7 +229,7 @@ def _differs(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def locate_divergence(model_bytes: bytes, sample: Sequence[np.ndarray],
-                      compiler: str) -> str:
+                      compiler: str, weights: str = "auto") -> str:
     """Run one sample with every op output exposed; name the first op that differs."""
     from tinykit.codegen.expose import expose_intermediates
     from tinykit.errors import TinykitError
@@ -236,7 +239,7 @@ def locate_divergence(model_bytes: bytes, sample: Sequence[np.ndarray],
     try:
         exposed, tensors = expose_intermediates(model_bytes)
         model = read_model(exposed)
-        sources = generate_sources(model, "model")
+        sources = generate_sources(model, "model", weights)
         specs = [TensorSpec(x.tensor.shape, x.tensor.dtype) for x in sources.inputs]
         out_specs = [TensorSpec(x.tensor.shape, x.tensor.dtype) for x in sources.outputs]
         with tempfile.TemporaryDirectory(prefix="tinykit-locate-") as tmp:

@@ -37,11 +37,16 @@ import click
               help="In QEMU, count executed instructions by class (a TCG plugin built with "
                    "the host C compiler) and estimate cycles from the core's published "
                    "timings.")
+@click.option("--weights", type=click.Choice(["auto", "dense", "packed"]), default="auto",
+              show_default=True,
+              help="Weight storage: packed (table indices, bitmaps of non-zeros) where it "
+                   "saves flash, always dense, or packed wherever a packed kernel runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--trace", is_flag=True, help="Hex-dump every frame to stderr.")
 def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, samples: int,
           seed: int, work_dir: Path | None, opt: str, timeout: float, baud: int,
-          build_only: bool, cycle_estimate: bool, as_json: bool, trace: bool) -> None:
+          build_only: bool, cycle_estimate: bool, weights: str, as_json: bool,
+          trace: bool) -> None:
     """Build MODEL as firmware for the target and run it: in QEMU, or on a board with --port.
 
     Reports whether every output equals the host run (tflite-runtime's reference kernels)
@@ -63,7 +68,7 @@ def bench(model: Path, target: str | None, port: str | None, force_qemu: bool, s
     options = BenchOptions(
         model=model, target=target, port=None if force_qemu else port, samples=samples,
         seed=seed, work_dir=work_dir, opt=opt, timeout=timeout, baud=baud,
-        build_only=build_only, cycle_estimate=cycle_estimate,
+        build_only=build_only, cycle_estimate=cycle_estimate, weights=weights,
         trace=trace_frame if trace else None,
     )
     if build_only:

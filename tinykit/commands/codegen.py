@@ -13,7 +13,12 @@ import click
               required=True, help="Folder to write NAME.h, NAME.c and the shared kernels to.")
 @click.option("--name", default="model", show_default=True,
               help="C prefix of every symbol and name of the header (NAME.h); lower case.")
-def codegen(model: Path, out_dir: Path, name: str) -> None:
+@click.option("--weights", type=click.Choice(["auto", "dense", "packed"]), default="auto",
+              show_default=True,
+              help="Weight storage: packed (table indices, bitmaps of non-zeros) for the "
+                   "layers where it saves flash, kernel code included; always dense; or "
+                   "packed wherever a packed kernel runs.")
+def codegen(model: Path, out_dir: Path, name: str, weights: str) -> None:
     """Generate a self-contained C99 folder that runs MODEL (.tflite) with no interpreter,
     no heap and no float in int8 paths. Build it with `cc -std=c99 -I DIR DIR/*.c app.c`.
     Several models may share one folder (and one copy of the kernels)."""
@@ -21,7 +26,7 @@ def codegen(model: Path, out_dir: Path, name: str) -> None:
     from tinykit.codegen.generate import codegen as run
     from tinykit.ui import format_table, human_bytes
 
-    result = run(CodegenOptions(model=model, out_dir=out_dir, name=name))
+    result = run(CodegenOptions(model=model, out_dir=out_dir, name=name, weights=weights))
     sources = result.sources
     click.echo(f"wrote {', '.join(p.name for p in result.files)} to {result.out_dir}")
     click.echo(f"{sources.num_ops} ops, arena {sources.arena_bytes:,} bytes "
@@ -37,3 +42,6 @@ def codegen(model: Path, out_dir: Path, name: str) -> None:
             rows.append((f"{name}_{kind}({i})", t.dtype, str(list(t.shape)), t.nbytes, scale,
                          zero))
     click.echo(format_table(("buffer", "dtype", "shape", "bytes", "scale", "zero point"), rows))
+    from tinykit.codegen.weights_table import weights_lines
+
+    click.echo("\n".join(weights_lines(sources, weights)))

@@ -15,7 +15,12 @@ import click
 @click.option("--cc", metavar="COMPILER", help="Host C compiler (default: $CC, cc, gcc, clang).")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the generated C and the host build in this folder.")
-def verify(model: Path, samples: int, seed: int, cc: str | None, keep: Path | None) -> None:
+@click.option("--weights", type=click.Choice(["auto", "dense", "packed"]), default="auto",
+              show_default=True,
+              help="Weight storage: packed where it saves flash, always dense, or packed "
+                   "wherever a packed kernel runs.")
+def verify(model: Path, samples: int, seed: int, cc: str | None, keep: Path | None,
+           weights: str) -> None:
     """Generate MODEL's C, build it with the host compiler, run seeded inputs through it
     and through tflite-runtime (reference kernels), and print per output the fraction of
     exactly equal elements and the largest difference. Exit status 1 on any mismatch."""
@@ -26,8 +31,8 @@ def verify(model: Path, samples: int, seed: int, cc: str | None, keep: Path | No
     def progress(message: str) -> None:
         click.echo(f"... {message}", err=True)
 
-    result = run(VerifyOptions(model=model, samples=samples, seed=seed, cc=cc, keep=keep),
-                 progress)
+    result = run(VerifyOptions(model=model, samples=samples, seed=seed, cc=cc, keep=keep,
+                               weights=weights), progress)
     rows = [
         (c.index, c.name[:40], c.dtype, str(list(c.shape)), f"{100 * c.exact_fraction:.2f}%",
          f"{c.max_abs_diff:g}", f"{c.mismatched_samples}/{result.samples}")

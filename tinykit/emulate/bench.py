@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinykit.codegen.packing import weights_mode
 from tinykit.emulate import budget, classcount, device, reference
 from tinykit.emulate.results import BenchResult
 from tinykit.errors import ModelError, ToolchainError
@@ -57,6 +58,8 @@ class BenchOptions:
     build_only: bool = False
     #: Count executed instructions by class in QEMU (a TCG plugin) and estimate cycles.
     cycle_estimate: bool = True
+    #: auto (packed weights where they save flash), dense or packed (tinykit.codegen.packing)
+    weights: str = "auto"
     trace: Callable[[str], None] | None = field(default=None, compare=False)
 
 
@@ -160,7 +163,8 @@ def prepare(options: BenchOptions, target: Target, seconds: dict[str, float] | N
     c_dir = work / "c"
     with _timed(seconds, "codegen"):
         say(f"generating C into {c_dir}")
-        sources = device.generate_c(model, c_dir, MODEL_NAME)
+        with weights_mode(options.weights):
+            sources = device.generate_c(model, c_dir, MODEL_NAME)
         budget.check_needs(target, constants=budget.constant_bytes(model),
                            arena=int(sources.arena_bytes))
     spec = firmware_spec(target, emulated=emulated, model_name=MODEL_NAME,
@@ -176,7 +180,11 @@ def prepare(options: BenchOptions, target: Target, seconds: dict[str, float] | N
 
 
 def _op_kernels(sources: Any, target: Target) -> tuple[str, ...]:
-    """The kernel and version each step runs on this target (what `model_op_kernel` says)."""
+    """The kernel and version each step runs on this target (what `model_op_kernel` says),
+    and the format of packed weights ("tk_conv2d_packed_s8 (dsp) [sparse+idx4]")."""
     from tinykit.codegen.kernels import kernel_label
 
-    return tuple(kernel_label(k, target.features, target.arch) for k in sources.op_kernels)
+    formats = tuple(sources.op_weights) or ("",) * len(sources.op_kernels)
+    return tuple(kernel_label(k, target.features, target.arch) +
+                 (f" [{w}]" if w not in ("", "dense") else "")
+                 for k, w in zip(sources.op_kernels, formats, strict=True))

@@ -93,6 +93,12 @@ extern "C" {
 #define TK_ISA_tk_batch_to_space "portable"
 #define TK_ISA_tk_quantize_f32_s8 "portable"
 #define TK_ISA_tk_dequantize_s8_f32 "portable"
+#define TK_ISA_tk_conv2d_packed_s8 TK_ISA_VECTOR
+#define TK_ISA_tk_fully_connected_packed_s8 TK_ISA_VECTOR
+#define TK_ISA_tk_depthwise_conv2d_rows_packed_s8 TK_ISA_SIMD32
+#define TK_ISA_tk_depthwise_conv2d_3x3_packed_s8 TK_ISA_SIMD32
+#define TK_ISA_tk_depthwise_conv2d_3x3s2_packed_s8 TK_ISA_SIMD32
+#define TK_ISA_tk_depthwise_conv2d_packed_s8 "portable"
 #define TK_KERNEL_NAME(kernel) #kernel " (" TK_ISA_##kernel ")"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -170,6 +176,52 @@ typedef struct {
 
 void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *output,
                            void *scratch);
+
+/* ---- packed weights (tk_packed.c; docs/codegen.md, "Packed weights") -----------------
+ * Per output channel c, its k weights in the dense layout's order (im2col order for
+ * convolutions, [k_h][k_w] for depthwise, the row for fully connected):
+ *   sparse 0: k indices of `bits` (2 or 4) bits, low bits first, each channel's indices
+ *             padded to a whole byte; weight = table[c * table_stride + index]
+ *   sparse 1: a bitmap of (k + 7) / 8 bytes per channel (bit j % 8 of byte j / 8 set: weight
+ *             j is not zero), and in `data` the non-zeros in order: `bits`-bit indices into
+ *             the channel's table (2 or 4), or int8 values (8); each channel padded to a
+ *             whole byte
+ * table_stride 0: one table for every channel. The dense parameter block's weight pointer
+ * (conv.filter, fc.weights) is NULL; scratch as in tk_packed.c. */
+
+typedef struct {
+    const uint8_t *bitmap;     /* sparse: [channels][(k + 7) / 8]; else NULL */
+    const uint8_t *data;       /* indices or int8 values, channel after channel */
+    const int8_t *table;       /* NULL for int8 values */
+    int32_t k;                 /* weights per channel */
+    int16_t table_stride;      /* entries per channel's table; 0: one table */
+    int8_t bits;               /* 2, 4: indices; 8: int8 values (sparse only) */
+    int8_t sparse;
+    int8_t nonzero_percent;    /* sparse: non-zeros in 100 weights, rounded up */
+} tk_packed_weights;
+
+typedef struct {
+    tk_conv_params conv;
+    tk_packed_weights weights;
+} tk_conv_packed_params;
+
+typedef struct {
+    tk_fc_params fc;
+    tk_packed_weights weights;
+} tk_fc_packed_params;
+
+void tk_conv2d_packed_s8(const tk_conv_packed_params *p, const int8_t *input, int8_t *output,
+                         void *scratch);
+void tk_depthwise_conv2d_packed_s8(const tk_conv_packed_params *p, const int8_t *input,
+                                   int8_t *output, void *scratch);
+void tk_depthwise_conv2d_rows_packed_s8(const tk_conv_packed_params *p, const int8_t *input,
+                                        int8_t *output, void *scratch);
+void tk_depthwise_conv2d_3x3_packed_s8(const tk_conv_packed_params *p, const int8_t *input,
+                                       int8_t *output, void *scratch);
+void tk_depthwise_conv2d_3x3s2_packed_s8(const tk_conv_packed_params *p, const int8_t *input,
+                                         int8_t *output, void *scratch);
+void tk_fully_connected_packed_s8(const tk_fc_packed_params *p, const int8_t *input,
+                                  int8_t *output, void *scratch);
 
 /* ---- AVERAGE_POOL_2D and MAX_POOL_2D ------------------------------------- */
 

@@ -86,6 +86,11 @@ KERNEL_STREAMING: Mapping[str, str] = {
     "tk_depthwise_conv2d_s8": TILES,
     "tk_depthwise_conv2d_rows_s8": RING, "tk_depthwise_conv2d_3x3_s8": RING,
     "tk_depthwise_conv2d_3x3s2_s8": RING,
+    # packed weights (tk_packed.c): the conv kernel walks tiles like the im2col one; the
+    # depthwise ones decode the filter, then run the dense kernel they wrap
+    "tk_conv2d_packed_s8": TILES, "tk_depthwise_conv2d_packed_s8": TILES,
+    "tk_depthwise_conv2d_rows_packed_s8": RING, "tk_depthwise_conv2d_3x3_packed_s8": RING,
+    "tk_depthwise_conv2d_3x3s2_packed_s8": RING,
     "tk_average_pool_s8": TILES, "tk_max_pool_s8": TILES,
     "tk_binary_s8": ELEMENTS, "tk_add_table_s8": ELEMENTS, "tk_lut_s8": ELEMENTS,
     "tk_quantize_f32_s8": ELEMENTS, "tk_dequantize_s8_f32": ELEMENTS,
