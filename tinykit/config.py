@@ -29,6 +29,7 @@ SPLITS = ("auto", "stratified", "grouped", "time")
 CLASS_WEIGHTS = ("auto", "balanced", "none")
 ARCHS = ("tiny_cnn", "ds_cnn", "mobilenet_v1", "resnet8", "mlp", "custom")
 CLUSTER_INITS = ("kmeans++", "linear", "density")
+DEPTHWISE_SCOPES = ("layer", "channel")
 AUDIO_FEATURES = ("mfcc", "log_mel")
 COLORS = ("grayscale", "rgb")
 
@@ -151,6 +152,22 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class ClusterDepthwiseConfig:
+    """Post-training clustering of depthwise kernels, which TFMOT never clusters: done on
+    the int8 weights of the converted model (tinykit.optimize.depthwise)."""
+
+    enabled: bool = _opt(False, "cluster the int8 weights of every depthwise layer after "
+                                "conversion (its accuracy cost is measured and reported)")
+    clusters: int = _opt(16, "int8 values per table (16: 4-bit indices, 4: 2-bit)", min=2,
+                         max=255)
+    scope: str = _opt("layer", "one table for the whole layer (pays for 3x3 kernels of 9 "
+                               "taps) or one per channel", choices=DEPTHWISE_SCOPES)
+    max_drop: float = _opt(1.0, "largest drop of validation accuracy, in points, the step "
+                                "may cost; above it the unclustered model is kept", min=0,
+                           max=100)
+
+
+@dataclass(frozen=True)
 class QatConfig:
     enabled: bool = _opt(True, "quantization-aware training preserving sparsity and clusters")
     epochs: int = _opt(4, "fine-tuning epochs", min=1)
@@ -179,6 +196,9 @@ class Config:
     prune: PruneConfig = _sub(PruneConfig, "pruning")
     cluster: ClusterConfig = _sub(ClusterConfig, "clustering")
     qat: QatConfig = _sub(QatConfig, "quantization-aware training")
+    cluster_depthwise: ClusterDepthwiseConfig = _sub(ClusterDepthwiseConfig,
+                                                     "post-training clustering of depthwise "
+                                                     "kernels")
     convert: ConvertConfig = _sub(ConvertConfig, "int8 conversion")
     evaluate: EvaluateConfig = _sub(EvaluateConfig, "host evaluation")
     #: Folder relative paths are resolved against; not part of the config's identity.

@@ -30,6 +30,8 @@ class Variant:
     twin: str
     int8: bool
     description: str
+    #: Evaluated only when its stage wrote the file (the step that makes it may not run).
+    optional: bool = False
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -37,7 +39,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("student_float", "convert", "convert", "student", False, "distilled float student"),
     Variant("student_int8_ptq", "convert", "convert", "student", True,
             "student, post-training int8 (no compression)"),
-    Variant("student_int8_compressed", "compress", "compress", "compressed", True,
+    Variant("student_int8_pcqat", "depthwise", "compress", "compressed", True,
+            "student, pruned + clustered + QAT int8, before depthwise clustering",
+            optional=True),
+    Variant("student_int8_compressed", "depthwise", "compress", "compressed", True,
             "student, pruned + clustered + QAT int8 (deployed)"),
 )
 DEPLOYED = "student_int8_compressed"
@@ -173,6 +178,8 @@ def evaluate_stage(ctx: Any) -> dict[str, Any]:
             with np.load(ctx.input(variant.twin_stage).file("twin.npz")) as loaded:
                 twins[variant.twin_stage] = {k: loaded[k] for k in loaded.files}
         source = ctx.input(variant.stage).file(f"{variant.name}.tflite")
+        if variant.optional and not source.is_file():
+            continue
         shutil.copyfile(source, ctx.work / source.name)
         figures, probabilities = evaluate_variant(variant, ctx.work / source.name,
                                                   twins[variant.twin_stage], splits, probes)
@@ -182,7 +189,7 @@ def evaluate_stage(ctx: Any) -> dict[str, Any]:
         ctx.progress.info(f"{variant.name}: accuracy {figures['accuracy']:.4f}, agreement "
                           f"with its float twin {figures['agreement']['test']:.4f} (test) / "
                           f"{figures['agreement']['check']:.4f} (seeded inputs)")
-    arrays["variants"] = np.asarray([v.name for v in VARIANTS])
+    arrays["variants"] = np.asarray([v["name"] for v in results])
     write_bytes_atomic(ctx.work / "predictions.npz", npz_bytes(arrays))
     return {"variants": results, "deployed": DEPLOYED}
 
@@ -201,7 +208,10 @@ def budget_stage(ctx: Any) -> dict[str, Any]:
     target = ctx.target
     rows: dict[str, dict[str, Any]] = {}
     for variant in VARIANTS:
-        graph = read_model(ctx.input("evaluate").file(f"{variant.name}.tflite")).main
+        path = ctx.input("evaluate").file(f"{variant.name}.tflite")
+        if variant.optional and not path.is_file():
+            continue
+        graph = read_model(path).main
         arena = arena_plan(graph).plan.arena_bytes
         verdict = check_fit(graph, analyze_subgraph(graph), arena, target=target.name,
                             flash_bytes=target.flash_bytes, ram_bytes=target.ram_bytes,

@@ -20,7 +20,7 @@ from tinykit.tflite.reader import read_model
 
 pytestmark = pytest.mark.slow
 
-CACHED = ("data", "teacher", "student", "compress", "convert", "evaluate")
+CACHED = ("data", "teacher", "student", "compress", "depthwise", "convert", "evaluate")
 PER_TARGET = ("budget", "arrays", "codegen", "bench")
 
 
@@ -51,7 +51,7 @@ def test_compressed_int8_student_reaches_the_bars(spine):
 
 def test_report_holds_what_the_issue_and_the_design_ask_for(spine):
     report = _report(spine)
-    assert report["schema_version"] == 1 and report["tinykit_version"]
+    assert report["schema_version"] == 2 and report["tinykit_version"]
     assert report["target"] == "cortex-m4"
     assert report["config_hash"] == load_config(None).digest()
     data = report["data"]

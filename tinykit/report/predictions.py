@@ -23,6 +23,8 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("student_float", "student_int8_ptq", "quantization: float student vs post-training int8"),
     ("student_int8_ptq", "student_int8_compressed",
      "compression: post-training int8 vs pruned + clustered + QAT int8"),
+    ("student_int8_pcqat", "student_int8_compressed",
+     "depthwise clustering: PCQAT int8 vs the same with depthwise kernels clustered"),
     ("student_float", "student_int8_compressed", "float student vs deployed int8"),
     ("teacher_float", "student_int8_compressed", "end to end: float teacher vs deployed"),
 )
