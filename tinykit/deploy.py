@@ -65,10 +65,25 @@ def codegen_stage(ctx: StageContext) -> dict[str, Any]:
     sources = result.sources
     ctx.progress.info(f"{C_FOLDER}/{C_NAME}.c: {sources.num_ops} ops, arena "
                       f"{sources.arena_bytes:,} B, constants {sources.constant_bytes:,} B")
+    weights = _weights(ctx, sources)
     return {"generated": True, "note": "", "model": model.name, "name": C_NAME,
             "folder": C_FOLDER, "files": [f"{C_FOLDER}/{p.name}" for p in result.files],
             "arena_bytes": sources.arena_bytes, "constant_bytes": sources.constant_bytes,
-            "num_ops": sources.num_ops, "sha256": result.model_sha256}
+            "num_ops": sources.num_ops, "sha256": result.model_sha256, "weights": weights}
+
+
+def _weights(ctx: StageContext, sources: Any) -> dict[str, Any]:
+    """Flash of the weights in generated C per int8 variant, and the goal on the deployed."""
+    from tinykit.codegen.weights_table import goal_line, variant_weights
+    from tinykit.evaluate import DEPLOYED
+
+    evaluate = ctx.input("evaluate")
+    weights = variant_weights(list(evaluate.summary["variants"]), evaluate.path, DEPLOYED,
+                              sources)
+    deployed = weights["variants"][DEPLOYED]
+    ctx.progress.info(f"weights in flash: {deployed['bytes']:,} B (dense "
+                      f"{deployed['dense_bytes']:,} B); {goal_line(weights['goal'])}")
+    return weights
 
 
 def bench_stage(ctx: StageContext) -> dict[str, Any]:

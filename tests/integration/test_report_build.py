@@ -26,7 +26,7 @@ def _folder(spine, target="cortex-m4"):
 def test_every_report_the_build_wrote_matches_the_schema(spine):
     for target in ("cortex-m4", "cortex-m7"):
         report = load_report(_folder(spine, target))  # raises ReportError when not valid
-        assert report["schema_version"] == 1 and report["target"] == target
+        assert report["schema_version"] == 2 and report["target"] == target
 
 
 def test_figures_are_traceable_to_the_predictions(spine):
@@ -122,10 +122,10 @@ def test_tinykit_report_regenerates_the_same_pages(spine, tmp_path, capsys):
 
 @pytest.mark.parametrize(("damage", "words"), [
     (lambda text: text[: len(text) // 2], "is damaged: not valid JSON"),
-    (lambda text: text.replace('"schema_version": 1', '"schema_version": 99', 1),
+    (lambda text: text.replace('"schema_version": 2', '"schema_version": 99', 1),
      "has report schema version 99"),
     (lambda text: re.sub(r'"accuracy": 0\.\d+', '"accuracy": "high"', text, count=1),
-     "does not match the report schema v1: $.variants[0].accuracy: 'high' is not of type"),
+     "does not match the report schema v2: $.variants[0].accuracy: 'high' is not of type"),
 ])
 def test_damaged_or_foreign_reports_are_clear_errors(spine, tmp_path, capsys, damage, words):
     folder = tmp_path / "b"

@@ -29,11 +29,11 @@ def _write(tmp_path, text: str):
 
 
 def test_another_schema_version_names_both_versions_and_the_way_out(tmp_path):
-    folder = _write(tmp_path, json.dumps({"schema_version": 2, "tinykit_version": "0.9.0"}))
+    folder = _write(tmp_path, json.dumps({"schema_version": 99, "tinykit_version": "0.9.0"}))
     with pytest.raises(ReportError) as error:
         load_report(folder)
-    assert "schema version 2 (written by tinykit 0.9.0)" in error.value.message
-    assert f"reads version {SCHEMA_VERSION}" in error.value.message
+    assert "schema version 99 (written by tinykit 0.9.0)" in error.value.message
+    assert f"reads version 1 and {SCHEMA_VERSION}" in error.value.message
     assert "re-run `tinykit build`" in error.value.hint and "(0.9.0)" in error.value.hint
 
 

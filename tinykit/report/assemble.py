@@ -7,7 +7,9 @@ canonical config), `config`, `seed`, `data` (splits, class counts and weights, c
 findings), `training` (one history per fit: teacher, student, prune, cluster, qat),
 `variants`, `deployed`, `comparison` (deployed versus teacher), `statistics` (from
 predictions.npz: bootstrap intervals, per-class figures, calibration, paired tests),
-`codegen`, `on_target` (what `tinykit bench --json` gives for the deployed model),
+`codegen`, `weights` (flash of the weights in the generated C per int8 variant and per
+layer, and the goal against the plain int8 student), `on_target` (what `tinykit bench
+--json` gives for the deployed model),
 `layers` and `memory` (per-layer work, weights, arena use and tensor lifetimes),
 `verdict` (fit, correctness and cost on the target), `timings`, `files` and `stages`
 (the summary of every other stage, so stages appended later appear without changes here).
@@ -17,7 +19,8 @@ test split), `test_samples`, `sparsity` (fraction of zero weights in conv and de
 kernels), `max_unique_weights_per_channel`, `kernel_weights`, `layers`, `ops`, `sha256`,
 `agreement` (predicted classes equal to the float twin's: `test`, `check` on seeded
 synthetic inputs), `deployed`, and for the target: `arena_bytes`, `flash_needed`,
-`ram_needed`, `fits`.
+`ram_needed`, `fits`, and `weight_bytes` / `dense_weight_bytes` (int8 variants: weights in
+the generated C, packed where it pays / all dense).
 """
 
 from __future__ import annotations
@@ -51,9 +54,20 @@ def _histories(artifacts: Mapping[str, Any]) -> dict[str, Any]:
 def _variants(artifacts: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = [dict(v) for v in artifacts["evaluate"].summary["variants"]]
     budget = artifacts["budget"].summary["variants"] if "budget" in artifacts else {}
+    weights = (_weights(artifacts) or {}).get("variants", {})
     for row in rows:
         row.update(budget.get(row["name"], {}))
+        found = weights.get(row["name"])
+        row["weight_bytes"] = found["bytes"] if found else None
+        row["dense_weight_bytes"] = found["dense_bytes"] if found else None
     return rows
+
+
+def _weights(artifacts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The codegen stage's weights in generated C (None when no C was generated)."""
+    codegen = artifacts["codegen"].summary if "codegen" in artifacts else {}
+    weights = codegen.get("weights")
+    return dict(weights) if weights else None
 
 
 def _comparison(variants: list[dict[str, Any]], deployed: str) -> dict[str, Any]:
@@ -75,10 +89,15 @@ def _on_target(ctx: Any, deployed: dict[str, Any]) -> dict[str, Any]:
     evaluate = artifacts["evaluate"]
     bench = dict(artifacts["bench"].summary) if "bench" in artifacts else None
     codegen = dict(artifacts["codegen"].summary) if "codegen" in artifacts else None
-    per_layer = deployed_layers(evaluate.file(deployed["file"]), bench)
+    weights = _weights(artifacts)
+    per_layer = deployed_layers(evaluate.file(deployed["file"]), bench,
+                                (weights or {}).get("layers"))
+    if codegen is not None:
+        codegen.pop("weights", None)  # its own section
     return {
         "statistics": statistics(load_predictions(evaluate.file("predictions.npz"))),
         "codegen": codegen,
+        "weights": weights,
         "on_target": bench,
         "layers": per_layer["layers"],
         "memory": per_layer["memory"],

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from tinykit.report import text
-from tinykit.report.markdown import SUMMARY_HEADERS, summary_rows
+from tinykit.report.markdown import SUMMARY_HEADERS, summary_rows, weight_cell
 from tinykit.report.plotting import Plot
 
 
@@ -109,6 +109,13 @@ def _cards(report: Mapping[str, Any]) -> list[Card]:
     if estimate:
         cards.append(Card("latency (ESTIMATE)", f"~{estimate['ms']:.3f} ms",
                           estimate["note"], "estimate"))
+    goal = (report.get("weights") or {}).get("goal")
+    if goal:
+        cards.append(Card("weights in flash", f"{goal['deployed_bytes']:,} B",
+                          f"{goal['ratio']:.2f}x the plain int8 student's "
+                          f"{goal['baseline_bytes']:,} B (goal <= {goal['max_ratio']:g}x)",
+                          "pass" if goal["met"] else "fail",
+                          goal["ratio"] / goal["max_ratio"]))
     match = verdict.get("outputs_match")
     cards.append(Card("outputs on target", {True: "byte-exact", False: "DIFFER",
                                             None: "not compared"}[match],
@@ -149,12 +156,13 @@ def _layer_table(report: Mapping[str, Any]) -> Table:
     total = sum(layer[key] or 0 for layer in layers) or 1
     rows = [[str(layer["step"]), layer["type"], layer["kernel"] or text.DASH,
              "x".join(map(str, layer.get("output_shape") or [])) or text.DASH,
-             text.count(layer["macs"]), text.count(layer["weight_bytes"]),
+             text.count(layer["macs"]), text.count(layer["weight_bytes"]), weight_cell(layer),
              text.count(layer["arena_bytes_in_use"]), text.count(layer[key]),
              f"{100 * (layer[key] or 0) / total:.1f}%" if layer[key] is not None else text.DASH,
              text.count(layer["estimated_cycles"])] for layer in layers]
-    return Table(("step", "op", "kernel", "output", "MACs", "weight bytes", "arena in use", key,
-                  "share", "est. cycles"), rows, numeric_from=3, css="compact")
+    return Table(("step", "op", "kernel", "output", "MACs", "weight bytes", "weights in C",
+                  "arena in use", key, "share", "est. cycles"), rows, numeric_from=3,
+                 css="compact")
 
 
 def _agreement_table(report: Mapping[str, Any]) -> Table:

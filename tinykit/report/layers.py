@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 
-def deployed_layers(model_path: Path, bench: Mapping[str, Any] | None) -> dict[str, Any]:
-    """`{"layers": [...], "memory": {...}}` for the report; see the schema for the fields."""
+def deployed_layers(model_path: Path, bench: Mapping[str, Any] | None,
+                    weights: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """`{"layers": [...], "memory": {...}}` for the report; see the schema for the fields.
+
+    `weights`: the codegen stage's weighted layers (format and bytes in the generated C).
+    """
     from tinykit.codegen.generate import arena_plan
     from tinykit.tflite.analysis import analyze_subgraph
     from tinykit.tflite.reader import read_model
@@ -27,6 +31,7 @@ def deployed_layers(model_path: Path, bench: Mapping[str, Any] | None) -> dict[s
     order = list(plan.order) or list(range(len(graph.operators)))
     extent = _arena_extent(plan, len(order))
     measured = list((bench or {}).get("per_layer") or [])
+    in_c = {row["op"]: row for row in weights or []}
     layers = []
     for step, index in enumerate(order):
         op = graph.operators[index]
@@ -40,6 +45,8 @@ def deployed_layers(model_path: Path, bench: Mapping[str, Any] | None) -> dict[s
             "arena_bytes_in_use": extent[step],
             "view": index in plan.view_ops,
             "kernel": None, "instructions": None, "cycles": None, "estimated_cycles": None,
+            "weights": in_c[index]["format"] if index in in_c else None,
+            "weight_flash_bytes": in_c[index]["bytes"] if index in in_c else None,
         }
         if step < len(measured) and measured[step].get("type") == op.opcode:
             count = measured[step]

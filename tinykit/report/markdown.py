@@ -13,7 +13,7 @@ from tinykit.report import text
 from tinykit.ui import human_bytes
 
 SUMMARY_HEADERS = ("variant", "accuracy", "95% CI", ".tflite bytes", "sparsity",
-                   "unique/channel", "flash", "RAM", "instructions", "fits")
+                   "unique/channel", "weights in C", "flash", "RAM", "instructions", "fits")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -29,6 +29,8 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
 
     Flash and RAM are the linked firmware's for the deployed variant when the benchmark
     ran, else the estimate from the .tflite; instructions are per inference on the target.
+    "weights in C": bytes of the weights in tinykit's generated C (int8 variants; packed
+    where it saves flash).
     """
     stats = report["statistics"]["variants"]
     verdict = report["verdict"]
@@ -49,6 +51,7 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[Any]]:
             f"{v['tflite_bytes']:,}",
             f"{v['sparsity']:.1%}",
             v["max_unique_weights_per_channel"],
+            text.count(v.get("weight_bytes")),
             text.DASH if flash is None else f"{flash:,}",
             text.DASH if ram is None else f"{ram:,}",
             instructions,
@@ -73,12 +76,29 @@ def verdict_lines(report: Mapping[str, Any]) -> list[str]:
         ("per inference", text.cost(verdict)),
         ("latency", text.latency(verdict)),
     ]
+    goal = (report.get("weights") or {}).get("goal")
+    if goal:
+        lines.insert(4, ("weights", weights_goal(goal)))
     estimate = verdict.get("latency_estimate")
     if estimate:
         lines.append(("", f"({estimate['note']})"))
     if not verdict["measured"]:
         lines.append(("note", verdict["note"]))
     return [f"{label:<14}{value}" if label else f"{'':<14}{value}" for label, value in lines]
+
+
+def weights_goal(goal: Mapping[str, Any]) -> str:
+    """The deployed weights against the goal, e.g. '6,626 B in flash, 0.48x the plain int8
+    student's 13,684 B (goal <= 0.5x): PASS'."""
+    return (f"{goal['deployed_bytes']:,} B in flash, {goal['ratio']:.2f}x the plain int8 "
+            f"student's {goal['baseline_bytes']:,} B (goal <= {goal['max_ratio']:g}x): "
+            f"{'PASS' if goal['met'] else 'FAIL'}")
+
+
+def weight_cell(layer: Mapping[str, Any]) -> str:
+    """A layer's weights in the generated C: '4,618 B sparse+idx4' (dash: none)."""
+    size = layer.get("weight_flash_bytes")
+    return text.DASH if size is None else f"{size:,} B {layer.get('weights') or ''}".strip()
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -154,14 +174,14 @@ def _target_section(report: Mapping[str, Any]) -> list[str]:
     key = "cycles" if unit == "cycles" else "instructions"
     total = sum(layer[key] or 0 for layer in layers) or 1
     rows = [[layer["step"], layer["type"], layer["kernel"] or text.DASH,
-             text.count(layer["macs"]), text.count(layer["weight_bytes"]),
+             text.count(layer["macs"]), text.count(layer["weight_bytes"]), weight_cell(layer),
              text.count(layer["arena_bytes_in_use"]), text.count(layer[key]),
              f"{100 * (layer[key] or 0) / total:.1f}%" if layer[key] is not None else text.DASH,
              text.count(layer["estimated_cycles"])] for layer in layers]
     memory = report["memory"]
     return ["## Per layer on the target", "",
-            *_table(("step", "op", "kernel", "MACs", "weight bytes", "arena in use", key,
-                     "share", "est. cycles"), rows), "",
+            *_table(("step", "op", "kernel", "MACs", "weight bytes", "weights in C",
+                     "arena in use", key, "share", "est. cycles"), rows), "",
             f"Arena {memory['arena_bytes']:,} B (lower bound {memory['lower_bound']:,} B). "
             "Counts include the layer hook; estimated cycles are an ESTIMATE.", ""]
 
