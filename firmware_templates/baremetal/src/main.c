@@ -200,7 +200,11 @@ static void on_read_op_type(const tkfw_frame_t *req)
         return;
     }
     const char *name = TKFW_MODEL_OP_TYPE(index);
-    reply(req, name, (uint16_t)strlen(name));
+    uint16_t length = 0;
+    while (name[length] != '\0') { /* not strlen: newlib's fast one is 220 B of flash */
+        length++;
+    }
+    reply(req, name, length);
 }
 
 void tkfw_fault(uint32_t pc, uint32_t cause)
