@@ -155,6 +155,13 @@ def _fully_connected(m: _Maker) -> None:
         m.graph.op("FULLY_CONNECTED", [f, m.weights([units, 37], 0, per_channel), b], [out],
                    "FullyConnectedOptions", fusedActivationFunction=RELU if bias else 0)
         m.kernels.append("tk_fully_connected_s8")
+    # A row longer than one chunk (kernels.FC_CHUNK): 3 passes, the last one short, and an
+    # input depth that is no multiple of 4.
+    long = m.activation([2, 301])
+    out = m.output([2, 7], 0.05, 0.5)
+    m.graph.op("FULLY_CONNECTED", [long, m.weights([7, 301], 0, True), m.bias(7)], [out],
+               "FullyConnectedOptions", fusedActivationFunction=0)
+    m.kernels.append("tk_fully_connected_s8")
 
 
 def _add_pool(m: _Maker, x: int, x_shape: list[int], y: int, y_shape: list[int], z: int,

@@ -117,10 +117,18 @@ def fc_in_pad(in_depth: int) -> int:
     return round_up(in_depth, 16)
 
 
-def fc_scratch_bytes(in_depth: int) -> int:
-    """Scratch of tk_fully_connected_s8: one input row as 16-bit pairs (DSP), and as
-    int8 padded to in_pad."""
-    return 3 * fc_in_pad(in_depth)
+#: Inputs tk_fully_connected_s8 prepares at a time (TK_FC_CHUNK in tk_fc.c): a multiple
+#: of 16 (one Helium vector); longer rows run in passes over chunks of this many.
+FC_CHUNK = 128
+
+
+def fc_scratch_bytes(in_depth: int, out_depth: int) -> int:
+    """Scratch of tk_fully_connected_s8: one chunk of the input row (16-bit pairs on DSP
+    cores, int8 padded with zeros elsewhere: 2 bytes an input), and when the row takes
+    more than one chunk, the partial sums of every output row between the passes."""
+    in_pad = fc_in_pad(in_depth)
+    partial = 4 * round_up(out_depth, 4) if in_pad > FC_CHUNK else 0
+    return 2 * min(in_pad, FC_CHUNK) + partial
 
 
 def rows_scratch_bytes(in_c: int, in_w: int, out_w: int, out_c: int, k_h: int, k_w: int,
@@ -224,8 +232,8 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
 
 def choose_fully_connected(graph: Subgraph, op: Operator) -> KernelChoice:
     weights = _shape(graph, op.inputs[1])
-    in_depth = weights[1] if len(weights) == 2 else 0
-    return KernelChoice("tk_fully_connected_s8", fc_scratch_bytes(in_depth))
+    out_depth, in_depth = weights if len(weights) == 2 else (0, 0)
+    return KernelChoice("tk_fully_connected_s8", fc_scratch_bytes(in_depth, out_depth))
 
 
 def choose_binary(graph: Subgraph, op: Operator) -> KernelChoice:

@@ -386,7 +386,8 @@ def packed_scratch_bytes(graph: Subgraph, op: Operator, dense: kernels.KernelCho
     """Scratch of the packed kernel that replaces `dense` (layouts in tk_packed.c)."""
     weights = tuple(graph.tensors[op.inputs[1]].shape)
     if dense.kernel == "tk_fully_connected_s8":
-        return dense.scratch_bytes + kernels.fc_in_pad(weights[1])
+        # the whole input row as pairs and as int8 (3 bytes an input), the decoded row
+        return 4 * kernels.fc_in_pad(weights[1])
     if dense.kernel.startswith("tk_conv2d_im2col"):
         k = int(np.prod(weights[1:])) if op.opcode == "CONV_2D" else weights[1] * weights[2]
         k_pad = kernels.conv_k_pad(1, 1, k)

@@ -1,13 +1,20 @@
 /* FULLY_CONNECTED: tk_fully_connected_s8. See tinykit_kernels.h for the weight blocks.
  *
  * Four output rows at a time; their weights for 4 consecutive inputs are one 16-byte
- * block, so one pointer walks all four rows. Each input row is first put in scratch
- * (tinykit.codegen.kernels.fc_scratch_bytes): as 16-bit pairs on DSP cores (SXTB16
- * once per input, not once per output row), padded with zeros to in_pad elsewhere.
+ * block, so one pointer walks all four rows. The input row is prepared in scratch a chunk
+ * of TK_FC_CHUNK inputs at a time (tinykit.codegen.kernels.fc_scratch_bytes): as 16-bit
+ * pairs on DSP cores (SXTB16 once per input, not once per output row), padded with zeros
+ * to in_pad elsewhere. A longer row runs in passes, one per chunk, and keeps the partial
+ * sums of every output row in scratch between them: the scratch no longer grows with the
+ * input (2 bytes an input did cost more RAM than the layer's own tensors), and a pass
+ * costs one load and one store of 4 sums per 4 rows.
  */
 #include "tk_internal.h"
 
 TK_SIZE_PRAGMA
+
+/* Inputs prepared at a time (tinykit.codegen.kernels.FC_CHUNK), a multiple of 16. */
+#define TK_FC_CHUNK 128
 
 
 /* Requantize the block's rows (bias, multiplier and shift are padded to 4 rows); `layer`
@@ -31,22 +38,22 @@ static void tk_fc_store(const tk_fc_params *p, const tk_rq_record *layer, const 
 
 #if defined(TK_ISA_MVE)
 
-static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, void *scratch)
+static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, int32_t k0,
+                                 int32_t n, void *scratch)
 {
     int8_t *row = (int8_t *)scratch;
-    int32_t k;
-    memcpy(row, x, (size_t)p->in_depth);
-    for (k = p->in_depth; k < p->in_pad; ++k) {
-        row[k] = 0;
-    }
+    const int32_t have = p->in_depth - k0 < n ? p->in_depth - k0 : n;
+    memcpy(row, x + k0, (size_t)have);
+    memset(row + have, 0, (size_t)(n - have));
     return row;
 }
 
 /* VLD4 de-interleaves the 4-byte words of 4 blocks: vector r holds row r's 16 inputs. */
-static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, int32_t *acc)
+static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad,
+                       const int32_t *from, int32_t *acc)
 {
     const int8_t *x = (const int8_t *)prepared;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = from[0], a1 = from[1], a2 = from[2], a3 = from[3];
     int32_t k;
     for (k = 0; k < in_pad; k += 16, w += 64, x += 16) {
         const int32x4x4_t rows = vld4q_s32((const int32_t *)(const void *)w);
@@ -64,28 +71,37 @@ static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, in
 
 #elif defined(TK_ISA_DSP)
 
-/* Per group of 4 inputs: [x0|x2, x1|x3], as SXTB16 gives the weights' own words; the row
- * is first copied after the pairs, padded with zeros to in_pad. */
-static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, void *scratch)
+/* Per group of 4 inputs: [x0|x2, x1|x3], as SXTB16 gives the weights' own words; zeros
+ * past in_depth. */
+static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, int32_t k0,
+                                 int32_t n, void *scratch)
 {
     int32_t *out = (int32_t *)scratch;
-    int8_t *row = (int8_t *)(out + p->in_pad / 2);
+    const int32_t end = k0 + n, whole = p->in_depth & ~3;
     int32_t k;
-    memcpy(row, x, (size_t)p->in_depth);
-    memset(row + p->in_depth, 0, (size_t)(p->in_pad - p->in_depth));
-    for (k = 0; k < p->in_pad; k += 4, out += 2) {
-        const uint32_t v = tk_load32(row + k);
+    for (k = k0; k < end && k < whole; k += 4, out += 2) {
+        const uint32_t v = tk_load32(x + k);
+        out[0] = tk_sxtb16(v);
+        out[1] = tk_sxtb16_ror8(v);
+    }
+    for (; k < end; k += 4, out += 2) {
+        uint32_t v = 0;
+        int32_t j;
+        for (j = 0; j < 4 && k + j < p->in_depth; ++j) {
+            v |= (uint32_t)(uint8_t)x[k + j] << (8 * j);
+        }
         out[0] = tk_sxtb16(v);
         out[1] = tk_sxtb16_ror8(v);
     }
     return scratch;
 }
 
-static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, int32_t *acc)
+static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad,
+                       const int32_t *from, int32_t *acc)
 {
     const int32_t *x = (const int32_t *)prepared;
     const int32_t *end = x + in_pad / 2;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = from[0], a1 = from[1], a2 = from[2], a3 = from[3];
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE__)
     /* Per 4 inputs: the input pairs (2 words) and the 4 rows' words (one block) with three
      * LDMs, then SXTB16 / SMLAD per row: 21 instructions for 16 multiply-accumulates. */
@@ -135,23 +151,22 @@ static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, in
 
 #else /* portable and ARMv6-M */
 
-static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, void *scratch)
+static const void *tk_fc_prepare(const tk_fc_params *p, const int8_t *x, int32_t k0,
+                                 int32_t n, void *scratch)
 {
     int8_t *row = (int8_t *)scratch;
     int32_t k;
-    for (k = 0; k < p->in_depth; ++k) {
-        row[k] = x[k];
-    }
-    for (; k < p->in_pad; ++k) {
-        row[k] = 0;
+    for (k = 0; k < n; ++k) {
+        row[k] = k0 + k < p->in_depth ? x[k0 + k] : 0;
     }
     return row;
 }
 
-static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, int32_t *acc)
+static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad,
+                       const int32_t *from, int32_t *acc)
 {
     const int8_t *x = (const int8_t *)prepared;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = from[0], a1 = from[1], a2 = from[2], a3 = from[3];
     int32_t k;
     int j;
     for (k = 0; k < in_pad; k += 4, w += 16, x += 4) {
@@ -171,24 +186,44 @@ static void tk_fc_rows(const int8_t *w, const void *prepared, int32_t in_pad, in
 
 #endif
 
+/* One pass over every output row: the sums so far from `from` (the bias first), the
+ * chunk's inputs added, then into `to` (partial sums; it may be `from`), or requantized
+ * when `to` is NULL. */
+static void tk_fc_pass(const tk_fc_params *p, const tk_rq_record *layer, const int8_t *w,
+                       const void *x, int32_t n, const int32_t *from, int32_t *to,
+                       int8_t *out)
+{
+    const int32_t block_bytes = 4 * p->in_pad;
+    int32_t first;
+    for (first = 0; first < p->out_depth; first += 4, w += block_bytes) {
+        int32_t acc[4];
+        if (to == NULL) {
+            tk_fc_rows(w, x, n, from + first, acc);
+            tk_fc_store(p, layer, acc, first, out);
+        } else {
+            tk_fc_rows(w, x, n, from + first, to + first);
+        }
+    }
+}
+
 void tk_fully_connected_s8(const tk_fc_params *p, const int8_t *input, int8_t *output,
                            void *scratch)
 {
-    const int32_t block_bytes = 4 * p->in_pad;
+    const int32_t chunk = p->in_pad < TK_FC_CHUNK ? p->in_pad : TK_FC_CHUNK;
+    int32_t *partial = (int32_t *)(void *)((int8_t *)scratch + 2 * chunk); /* [out_pad] */
     tk_rq_record layer;
-    int32_t b, first;
+    int32_t b, k0;
 
     tk_rq_records(&layer, 1, NULL, p->multiplier, p->shift, 0, p->fast_requant,
                   p->output_zero_point);
     for (b = 0; b < p->batches; ++b) {
-        const void *x = tk_fc_prepare(p, input + b * p->in_depth, scratch);
-        const int8_t *w = p->weights;
-        int8_t *out = output + b * p->out_depth;
-        for (first = 0; first < p->out_depth; first += 4, w += block_bytes) {
-            int32_t acc[4];
-            memcpy(acc, p->bias + first, sizeof acc);
-            tk_fc_rows(w, x, p->in_pad, acc);
-            tk_fc_store(p, &layer, acc, first, out);
+        const int8_t *row = input + b * p->in_depth;
+        for (k0 = 0; k0 < p->in_pad; k0 += chunk) {
+            const int32_t n = p->in_pad - k0 < chunk ? p->in_pad - k0 : chunk;
+            /* the chunk's blocks start 4 * k0 bytes into each block row */
+            tk_fc_pass(p, &layer, p->weights + 4 * k0, tk_fc_prepare(p, row, k0, n, scratch),
+                       n, k0 == 0 ? p->bias : partial, k0 + n == p->in_pad ? NULL : partial,
+                       output + b * p->out_depth);
         }
     }
 }
