@@ -48,3 +48,25 @@ def require_tool(name: str, install: str) -> str:
     if path is None:
         pytest.skip(f"{name} not found (apt-get install {install})")
     return path
+
+
+def model_header(inputs: int, outputs: int, ops: int, arena_bytes: int) -> str:
+    """The generated model.h API (docs/codegen.md) for hand-written test models that the
+    benchmark firmware links in place of a generated one."""
+    return f"""#ifndef MODEL_H
+#define MODEL_H
+#include <stddef.h>
+#define MODEL_NUM_INPUTS {inputs}
+#define MODEL_NUM_OUTPUTS {outputs}
+#define MODEL_NUM_OPS {ops}
+#define MODEL_ARENA_BYTES {arena_bytes}
+int model_init(void);
+int model_invoke(void);
+void *model_input(int i);
+size_t model_input_bytes(int i);
+void *model_output(int i);
+size_t model_output_bytes(int i);
+const char *model_op_type(int op_index);
+void model_set_op_hook(void (*hook)(int op_index));
+#endif
+"""

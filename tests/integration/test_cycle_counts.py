@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import model_header, require_tool
 from tinykit.emulate import classcount, device
 from tinykit.emulate.bench import BenchOptions
 from tinykit.emulate.estimate import ClassCounts, estimate_cycles
@@ -27,23 +27,7 @@ from tinykit.targets import load_target
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 
-MODEL_H = """#ifndef MODEL_H
-#define MODEL_H
-#include <stddef.h>
-#define MODEL_NUM_INPUTS 1
-#define MODEL_NUM_OUTPUTS 1
-#define MODEL_NUM_OPS 2
-#define MODEL_ARENA_BYTES 64
-int model_init(void);
-int model_invoke(void);
-void *model_input(int i);
-size_t model_input_bytes(int i);
-void *model_output(int i);
-size_t model_output_bytes(int i);
-const char *model_op_type(int op_index);
-void model_set_op_hook(void (*hook)(int op_index));
-#endif
-"""
+MODEL_H = model_header(1, 1, 2, 64)
 
 # One turn of the ARMv7E-M loop (r0 turns, r1 = source, r2 = destination):
 #   ldr r3,[r1]          load (a branch target: no relation)

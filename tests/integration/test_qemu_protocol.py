@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import model_header, require_tool
 from tinykit.emulate import device
 from tinykit.emulate import protocol as p
 from tinykit.emulate.bench import BenchOptions
@@ -31,23 +31,7 @@ pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 
 CORES = ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
 
-DOUBLE_H = """#ifndef MODEL_H
-#define MODEL_H
-#include <stddef.h>
-#define MODEL_NUM_INPUTS 2
-#define MODEL_NUM_OUTPUTS 1
-#define MODEL_NUM_OPS 3
-#define MODEL_ARENA_BYTES 1536
-int model_init(void);
-int model_invoke(void);
-void *model_input(int i);
-size_t model_input_bytes(int i);
-void *model_output(int i);
-size_t model_output_bytes(int i);
-const char *model_op_type(int op_index);
-void model_set_op_hook(void (*hook)(int op_index));
-#endif
-"""
+DOUBLE_H = model_header(2, 1, 3, 1536)
 
 # Op 0 spins in1[0] * 1000 times, op 1 in1[1] * 1000 times (two instructions a turn);
 # op 2 writes out[j] = in0[j] + in1[j % 4]. in1[3] = 125 faults, 126 hangs, 127 fails.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import model_header, require_tool
 from tinykit.codegen.generate import kernel_sources
 from tinykit.codegen.quant import multiply_by_quantized_multiplier
 from tinykit.emulate import device
@@ -107,23 +107,7 @@ int main(int argc, char **argv)
 
 # The benchmark firmware's model API around the check: input 0 is the seed (4 bytes),
 # output 0 the mismatch count then the echoed cases.
-MODEL_H = """#ifndef MODEL_H
-#define MODEL_H
-#include <stddef.h>
-#define MODEL_NUM_INPUTS 1
-#define MODEL_NUM_OUTPUTS 1
-#define MODEL_NUM_OPS 1
-#define MODEL_ARENA_BYTES 1024
-int model_init(void);
-int model_invoke(void);
-void *model_input(int i);
-size_t model_input_bytes(int i);
-void *model_output(int i);
-size_t model_output_bytes(int i);
-const char *model_op_type(int op_index);
-void model_set_op_hook(void (*hook)(int op_index));
-#endif
-"""
+MODEL_H = model_header(1, 1, 1, 1024)
 
 MODEL_C = """
 #include <string.h>
