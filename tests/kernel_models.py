@@ -134,12 +134,17 @@ def variants_model() -> Built:
                             "tk_depthwise_conv2d_s8")
     m.depthwise(x, x_shape, (3, 3), three)                                 # odd width 11
     m.depthwise(x, x_shape, (3, 3), "tk_depthwise_conv2d_3x3s2_s8", stride=(2, 2), act=RELU6)
-    m.depthwise(x, x_shape, (3, 3), three, dilation=(2, 1), per_channel=False)
+    m.depthwise(x, x_shape, (3, 3), rows, dilation=(2, 1), per_channel=False)
+    m.depthwise(x, x_shape, (3, 3), three, stride=(2, 1), per_channel=False)  # window by 2
+    m.depthwise(x, x_shape, (3, 3), "tk_depthwise_conv2d_3x3s2_s8", stride=(1, 2),
+                out_scale=(0.003, 0.004))                                   # e = 1 channels
     m.depthwise(x, x_shape, (5, 3), rows, same=False)
     m.depthwise(x, x_shape, (3, 3), rows, mult=2, act=RELU)
     m.depthwise(x, x_shape, (3, 3), generic, dilation=(1, 2))
-    m.depthwise(x, x_shape, (3, 3), rows, out_scale=(1e-4, 2e-4))          # e < 2: general
+    m.depthwise(x, x_shape, (3, 3), rows, out_scale=(1e-4, 2e-4))          # e <= 0: general
     m.depthwise(y, y_shape, (3, 3), three)                                 # 3 channels
+    w_shape = [2, 5, 9, 4]
+    m.depthwise(m.activation(w_shape), w_shape, (3, 3), three, act=RELU6)   # 2 batches
     m.depthwise(z, z_shape, (8, 4), words, mult=8, stride=(2, 2))          # one channel: conv
     m.depthwise(z, z_shape, (3, 3), bytes_)
     _fully_connected(m)

@@ -28,6 +28,8 @@ from tinykit.tflite.model import Operator, Subgraph
 CONV_TILE = 4
 #: Requantization shifts for which the one-rounding form is exact (see tk_internal.h).
 FAST_SHIFTS = range(-23, -1)
+#: Shifts the doubled-accumulator requantization of the 3x3 depthwise loops takes.
+DOUBLED_SHIFTS = range(-23, 0)
 #: Above this many bytes of scratch the depthwise ring is not worth its RAM.
 ROWS_LIMIT = 32 * 1024
 #: Elements from which an ADD/SUB pays for its two 1 KB tables (about 50 instructions
@@ -173,11 +175,11 @@ def depthwise_as_conv(graph: Subgraph, op: Operator) -> bool:
     return len(shape) == 4 and shape[3] == 1
 
 
-def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
-    """Whether a convolution's requantization has the one-rounding form (`requant_plan`),
-    from its constants alone, as the lowering computes it; False when anything is off
-    (the lowering then says what). The choice of kernel depends on it, and the memory
-    plan on the choice."""
+def _requant_inputs(graph: Subgraph, op: Operator, depthwise: bool
+                    ) -> tuple[RequantPlan, list[int]] | None:
+    """A convolution's requantization plan (`requant_plan`) and per-channel sum |w|, from
+    its constants alone, as the lowering computes them; None when anything is off (the
+    lowering then says what)."""
     from tinykit.codegen.quant import quantize_multiplier
 
     try:
@@ -195,12 +197,32 @@ def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
             bias = graph.tensors[op.inputs[2]].numpy().astype(np.int64).reshape(-1)
     except (AttributeError, IndexError, TypeError, ValueError):
-        return False
+        return None
     scales = scales * out_c if len(scales) == 1 else scales
     pairs = [quantize_multiplier(in_scale * float(s) / out_scale) for s in scales]
     folded = (bias - in_zp * weights.sum(axis=1)).tolist()
-    return requant_plan([m for m, _ in pairs], [e for _, e in pairs], folded,
-                        weight_abs_sums(weights)).fast
+    sums = weight_abs_sums(weights)
+    return requant_plan([m for m, _ in pairs], [e for _, e in pairs], folded, sums), sums
+
+
+def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
+    """Whether a convolution's requantization has the one-rounding form (`requant_plan`);
+    False when anything is off. The choice of kernel depends on it, and the memory plan
+    on the choice."""
+    found = _requant_inputs(graph, op, depthwise)
+    return found is not None and found[0].fast
+
+
+def requant_doubles(plan: RequantPlan, abs_sums: list[int]) -> bool:
+    """Whether the DSP 3x3 depthwise loops' requantization applies (tk_dw_requant in
+    tk_dwconv.c): the accumulator doubled (|acc| < 2^30, so 2 * acc fits) and SMMLAR, exact
+    for every exponent e = -shift in [1, 23] (2^(e-1) + zp * 2^e then fits int32)."""
+    if len(plan.multipliers) != len(plan.bias):
+        return False
+    for shift, bias, total in zip(plan.shifts, plan.bias, abs_sums, strict=True):
+        if shift not in DOUBLED_SHIFTS or abs(bias) + 128 * total >= 1 << 30:
+            return False
+    return True
 
 
 def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
@@ -224,7 +246,9 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
                                  stride_w, dilation_h, pad_left)
     if scratch > ROWS_LIMIT:
         return KernelChoice("tk_depthwise_conv2d_s8")
-    if (k_h, k_w) != (3, 3) or out_c != in_shape[3] or not requant_is_fast(graph, op, True):
+    found = _requant_inputs(graph, op, True)
+    if (k_h, k_w) != (3, 3) or out_c != in_shape[3] or dilation_h != 1 or stride_w > 2 or \
+            found is None or not requant_doubles(*found):
         return KernelChoice("tk_depthwise_conv2d_rows_s8", scratch)
     return KernelChoice("tk_depthwise_conv2d_3x3s2_s8" if stride_w == 2 else
                         "tk_depthwise_conv2d_3x3_s8", scratch)

@@ -221,8 +221,8 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     out_scale, out_zp = qparams(ctx, output_t)
     multipliers, shifts = _per_channel_multipliers(in_scale, scales, out_scale)
     bias = _folded_bias(ctx, out_c, sums, in_zp)
-    plan = kernels.requant_plan(multipliers, shifts, bias,
-                                kernels.weight_abs_sums(weights.reshape(-1, out_c).T))
+    abs_sums = kernels.weight_abs_sums(weights.reshape(-1, out_c).T)
+    plan = kernels.requant_plan(multipliers, shifts, bias, abs_sums)
     fast, multipliers, shifts, bias = plan.fast, plan.multipliers, plan.shifts, plan.bias
     if plan.constant:
         weights = weights.copy()
@@ -231,9 +231,10 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     arrays = _conv_arrays(ctx, None if packed else weights, bias, multipliers, shifts)
     extra = {"groups": 1, "depth_multiplier": out_c // in_c, "k_pad": 0}
     act_min, act_max = fused_range(ctx, output_t)
-    if choice.kernel.startswith("tk_depthwise_conv2d_3x3") and not fast:
-        raise AssertionError(f"op {ctx.op.index}: a 3x3 ring kernel was planned for a layer "
-                             "without the one-rounding requantization")
+    if choice.kernel.startswith("tk_depthwise_conv2d_3x3") and \
+            not kernels.requant_doubles(plan, abs_sums):
+        raise AssertionError(f"op {ctx.op.index}: a 3x3 kernel was planned for a layer whose "
+                             "requantization its DSP loops cannot do")
     _emit_conv(ctx, choice.kernel, geometry, arrays, extra,
                (in_zp, out_zp, act_min, act_max, fast), packed)
 
