@@ -268,6 +268,8 @@ void tk__dw3x3_s1(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
                   const int32_t *end, int32_t out_c);
 void tk__dw3x3_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
                   const int32_t *end, int32_t out_c);
+void tk__dw3x5_s1(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
+                  const int32_t *end, int32_t out_c);
 void tk__dw3x1_s1(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
                   const int32_t *end);
 void tk__dw3x1_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
@@ -279,10 +281,9 @@ void tk__dw3x1_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
  *   o0 = c0w0 + c1w1 (SMLAD) + c2w2 (SMLABT)   o1 = c1w0 (SMLATB) + c2w1 + c3w2 (SMLAD)
  *   o2 = c2w0 + c3w1 + c4w2                     o3 = c3w0 + c4w1 + c5w2
  * a4..a7 the registers the sums start from (the first row: r7, 2 * bias, used last). */
-#define TK_DW3_ROW_S1(a4, a5, a6, a7)                                                \
+#define TK_DW3_MACS_S1(a4, a5, a6, a7)                                               \
     "ldm    r0!, {r11, r12, lr}\n\t"                                                 \
     "ldm    r1, {r8, r9, r10}\n\t"                                                   \
-    "add    r1, r1, r3\n\t"                                                          \
     "smlad  r4, r8, r11, " a4 "\n\t"                                                 \
     "smlabt r4, r9, lr, r4\n\t"                                                      \
     "smlatb r5, r8, lr, " a5 "\n\t"                                                  \
@@ -291,6 +292,8 @@ void tk__dw3x1_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
     "smlabt r6, r10, lr, r6\n\t"                                                     \
     "smlatb r7, r9, lr, " a7 "\n\t"                                                  \
     "smlad  r7, r10, r12, r7\n\t"
+#define TK_DW3_ROW_S1(a4, a5, a6, a7)                                                \
+    TK_DW3_MACS_S1(a4, a5, a6, a7) "add    r1, r1, r3\n\t"
 
 /* The same for stride 2, inputs c0..c9 (r8..r10, then c6..c9 in r8, r9), weights
  * (w0|w1) r11, (w2|w2) r12: o_j = c2j w0 + c2j+1 w1 (SMLAD) + c2j+2 w2 (SMLABB). */
@@ -362,6 +365,68 @@ void tk__dw3x1_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
 
 TK_DW3_FUNCTION(tk__dw3x3_s1, 36, TK_DW3_ROW_S1);
 TK_DW3_FUNCTION(tk__dw3x3_s2, 24, TK_DW3_ROW_S2);
+
+/* Five output columns of every channel, stride 1 (a row of 4k + 1 columns ends with
+ * one): the block of four plus o4 = c4w0 + c5w1 (SMLAD of r10) + c6w2 in r2, the output
+ * pointer kept on the stack ([sp]; end [sp, #40], out_c [sp, #44]). */
+#define TK_DW3_ROW_S1_5(a4, a5, a6, a7)                                              \
+    TK_DW3_MACS_S1(a4, a5, a6, a7)                                                   \
+    "ldr    r8, [r1, #12]\n\t"                                                       \
+    "add    r1, r1, r3\n\t"                                                          \
+    "smlad  r2, r10, r11, r2\n\t"                                                    \
+    "smlabt r2, r8, lr, r2\n\t"
+
+__asm__(".pushsection .text.tk__dw3x5_s1,\"ax\",%progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".p2align 2\n\t"
+        ".global tk__dw3x5_s1\n\t"
+        ".hidden tk__dw3x5_s1\n\t"
+        ".type tk__dw3x5_s1, %function\n\t"
+        ".thumb_func\n"
+        "tk__dw3x5_s1:\n\t"
+        "push   {r2, r4-r11, lr}\n"
+        "1:\n\t"
+        "ldr    r2, [r0, #36]\n\t"
+        TK_DW3_ROW_S1_5("r2", "r2", "r2", "r2") TK_DW3_ROW_S1_5("r4", "r5", "r6", "r7")
+        TK_DW3_ROW_S1_5("r4", "r5", "r6", "r7")
+        "ldm    r0!, {r8, r9, r10, r11}\n\t"
+        "add    r12, r10, r4, asr #31\n\t"
+        "smmlar r4, r4, r9, r12\n\t"
+        "add    r12, r10, r5, asr #31\n\t"
+        "smmlar r5, r5, r9, r12\n\t"
+        "add    r12, r10, r6, asr #31\n\t"
+        "smmlar r6, r6, r9, r12\n\t"
+        "add    r12, r10, r7, asr #31\n\t"
+        "smmlar r7, r7, r9, r12\n\t"
+        "add    r12, r10, r2, asr #31\n\t"
+        "smmlar r2, r2, r9, r12\n\t"
+        "asr    r4, r4, r11\n\t"
+        "asr    r5, r5, r11\n\t"
+        "asr    r6, r6, r11\n\t"
+        "asr    r7, r7, r11\n\t"
+        "asr    r2, r2, r11\n\t"
+        "ssat   r4, #8, r4\n\t"
+        "ssat   r5, #8, r5\n\t"
+        "ssat   r6, #8, r6\n\t"
+        "ssat   r7, #8, r7\n\t"
+        "ssat   r2, #8, r2\n\t"
+        "ldr    lr, [sp]\n\t"
+        "ldr    r12, [sp, #44]\n\t"
+        "strb   r4, [lr]\n\t"
+        "strb   r5, [lr, r12]\n\t"
+        "strb   r6, [lr, r12, lsl #1]\n\t"
+        "add    r8, lr, r12, lsl #1\n\t"
+        "strb   r7, [r8, r12]\n\t"
+        "strb   r2, [r8, r12, lsl #1]\n\t"
+        "add    lr, lr, #1\n\t"
+        "str    lr, [sp]\n\t"
+        "ldr    r12, [sp, #40]\n\t"
+        "cmp    r0, r12\n\t"
+        "bne    1b\n\t"
+        "pop    {r2, r4-r11, pc}\n\t"
+        ".size tk__dw3x5_s1, .-tk__dw3x5_s1\n\t"
+        ".popsection\n");
 
 /* One output column of every channel (the columns after the last block of four), same
  * arguments but no out_c: a row's two words (any alignment) against (w0|w1) at `w01` and
@@ -509,6 +574,12 @@ TK_INLINE void tk_dw3_window(const tk_conv_params *p, const int8_t *input, int8_
                 tk_dw3_load(p, image, window, cols, iy0, 3 - (int)stride_h);
             }
             for (; ox + 4 <= out_w; ox += 4) {
+                if (mode == 1 && ox + 5 == out_w) {
+                    tk__dw3x5_s1(records, window + ox, out_row + ox * out_c, 2 * cols, end,
+                                 out_c);
+                    ox = out_w;
+                    break;
+                }
                 (mode == 1 ? tk__dw3x3_s1 : tk__dw3x3_s2)(records, window + ox * mode,
                                                           out_row + ox * out_c, 2 * cols, end,
                                                           out_c);
