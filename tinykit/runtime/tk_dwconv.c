@@ -90,11 +90,32 @@ TK_COLD static void tk_rows_records(const tk_conv_params *p, const tk_rows_layou
     }
 }
 
-/* n int16 of value v from dst. */
-TK_COLD static void tk_fill_s16(int16_t *dst, int16_t v, int32_t n)
+/* n int16 of value v from dst (4-byte aligned, n even). */
+TK_HOT static void tk_fill_s16(int16_t *dst, int16_t v, int32_t n)
 {
-    for (; n > 0; --n) {
-        *dst++ = v;
+    uint32_t *d = (uint32_t *)(void *)dst;
+    const uint32_t word = ((uint32_t)(uint16_t)v) * 0x10001u;
+    int32_t words = n / 2;
+#if defined(TK_DW3_WINDOW)
+    if (words >= 4) {
+        int32_t turns = words / 4;
+        __asm__ volatile(
+            "mov    r4, %[v]\n\t"
+            "mov    r5, %[v]\n\t"
+            "mov    r6, %[v]\n\t"
+            "mov    r7, %[v]\n"
+            "1:\n\t"
+            "stm    %[d]!, {r4, r5, r6, r7}\n\t"
+            "subs   %[n], %[n], #1\n\t"
+            "bne    1b\n\t"
+            : [d] "+r"(d), [n] "+r"(turns)
+            : [v] "r"(word)
+            : "r4", "r5", "r6", "r7", "cc", "memory");
+        words &= 3;
+    }
+#endif
+    for (; words > 0; --words) {
+        *d++ = word;
     }
 }
 
@@ -110,39 +131,48 @@ TK_HOT static void tk_rows_load(const tk_conv_params *p, const int8_t *src, int1
         int16_t *d0 = dst + c * channel_stride, *d1 = d0 + channel_stride;
         int16_t *d2 = d1 + channel_stride, *d3 = d2 + channel_stride;
         const int8_t *s = src + c;
-        int16_t *const end = d0 + in_w;
+        x = 0;
 #if defined(__GNUC__) || defined(__clang__)
-        /* Four channels of a pixel: one word, two SXTB16, four half-word stores. */
-        uint32_t v, even, odd;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr    %[v], [%[s]]\n\t"
-            "add    %[s], %[s], %[step]\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[o], %[v], ror #8\n\t"
-            "strh   %[e], [%[d0]], #2\n\t"
-            "strh   %[o], [%[d1]], #2\n\t"
-            "lsr    %[e], %[e], #16\n\t"
-            "lsr    %[o], %[o], #16\n\t"
-            "strh   %[e], [%[d2]], #2\n\t"
-            "strh   %[o], [%[d3]], #2\n\t"
-            "cmp    %[d0], %[end]\n\t"
-            "bne    1b\n\t"
-            : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3),
-              [v] "=&r"(v), [e] "=&r"(even), [o] "=&r"(odd)
-            : [step] "r"(in_c), [end] "r"(end)
-            : "cc", "memory");
-#else
-        while (d0 != end) {
+        if (in_w >= 2) {
+            /* Four channels of two pixels: two words, four SXTB16, four PKH (a word of
+             * the two pixels per channel), four word stores (any alignment). */
+            int16_t *const end = d0 + (in_w & ~1);
+            uint32_t v0, v1, e0, e1, t;
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr    %[v0], [%[s]]\n\t"
+                "ldr    %[v1], [%[s], %[step]]\n\t"
+                "add    %[s], %[s], %[step], lsl #1\n\t"
+                "sxtb16 %[e0], %[v0]\n\t"
+                "sxtb16 %[e1], %[v1]\n\t"
+                "sxtb16 %[v0], %[v0], ror #8\n\t"
+                "sxtb16 %[v1], %[v1], ror #8\n\t"
+                "pkhbt  %[t], %[e0], %[e1], lsl #16\n\t"
+                "str    %[t], [%[d0]], #4\n\t"
+                "pkhtb  %[t], %[e1], %[e0], asr #16\n\t"
+                "str    %[t], [%[d2]], #4\n\t"
+                "pkhbt  %[t], %[v0], %[v1], lsl #16\n\t"
+                "str    %[t], [%[d1]], #4\n\t"
+                "pkhtb  %[t], %[v1], %[v0], asr #16\n\t"
+                "str    %[t], [%[d3]], #4\n\t"
+                "cmp    %[d0], %[end]\n\t"
+                "bne    1b\n\t"
+                : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3),
+                  [v0] "=&r"(v0), [v1] "=&r"(v1), [e0] "=&r"(e0), [e1] "=&r"(e1),
+                  [t] "=&r"(t)
+                : [step] "r"(in_c), [end] "r"(end)
+                : "cc", "memory");
+            x = in_w & ~1;
+        }
+#endif
+        for (; x < in_w; ++x, s += in_c) {
             const uint32_t v = tk_load32(s);
             const uint32_t even = (uint32_t)tk_sxtb16(v), odd = (uint32_t)tk_sxtb16_ror8(v);
-            s += in_c;
             *d0++ = (int16_t)even;
             *d1++ = (int16_t)odd;
             *d2++ = (int16_t)(even >> 16);
             *d3++ = (int16_t)(odd >> 16);
         }
-#endif
     }
 #endif
     for (; c < in_c; ++c) {
