@@ -100,6 +100,8 @@ def packed_model() -> PackedBuilt:
     # few non-zeros: the DSP (20%) and Helium (2%) versions walk them too
     m.with_style("sparse+idx4", 15, 0.8).conv(w, w_shape, 7, (3, 3), CONV)
     m.with_style("sparse", 120, 0.99).conv(w, w_shape, 16, (3, 3), CONV)
+    # a third non-zero int8 values: DSP walks them (tk_walk8_channels), k = 32: one word
+    m.with_style("sparse", 120, 0.65).conv(w, w_shape, 5, (1, 1), CONV)
     m.with_style("idx2", 4, 0.0).conv(x, x_shape, 7, (2, 5), CONV, stride=(1, 2),
                                       same=False, act=RELU)
     m.with_style("sparse+idx2", 4, 0.6).conv(w, w_shape, 12, (1, 1), CONV, dead=(1, 3))
