@@ -454,7 +454,7 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
         tk_conv_tile4(tile, p->filter, k_pad, rq, rq + out_c, count == TK_TILE ? out : short_tile,
                       out_c);
         if (count < TK_TILE) {
-            memcpy(out, short_tile, (size_t)(count * out_c));
+            tk_copy_s8(out, short_tile, count * out_c);
         }
         tk_clamp_s8(out, count * out_c, lo, hi);
     }

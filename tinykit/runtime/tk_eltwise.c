@@ -65,6 +65,31 @@ static int8_t tk_average(int32_t acc, int32_t count, const tk_pool_params *p)
     return (int8_t)tk_clamp(acc, p->act_min, p->act_max);
 }
 
+#if defined(TK_ISA_DSP)
+/* Four channels summed over a window of `rows` runs of `cols` pixels (`step` bytes apart,
+ * runs `line` bytes apart), in 16-bit lanes: returns channels 0 and 2, *odd 1 and 3. */
+TK_HOT static uint32_t tk_pool_sum4(const int8_t *px, int32_t rows, int32_t cols, int32_t step,
+                                    int32_t line, uint32_t *odd)
+{
+    uint32_t even = 0, o = 0;
+    int32_t y, x;
+    for (y = 0; y < rows; ++y, px += line) {
+        const int8_t *q = px;
+        for (x = 0; x < cols; ++x, q += step) {
+            const uint32_t v = tk_load32(q);
+            even = __sxtab16(even, v);
+#if defined(__GNUC__) || defined(__clang__)
+            __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(o) : "r"(v));
+#else
+            o = __sxtab16(o, (v >> 8) | (v << 24));
+#endif
+        }
+    }
+    *odd = o;
+    return even;
+}
+#endif
+
 void tk_average_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t channels = p->channels, in_w = p->in_w;
@@ -81,15 +106,10 @@ void tk_average_pool_s8(const tk_pool_params *p, const int8_t *input, int8_t *ou
                 /* Four channels at a time, summed in 16-bit lanes with SXTAB16: exact for
                  * windows of up to 256 values (256 * 128 fits). */
                 for (; count <= 256 && c + 4 <= channels; c += 4) {
-                    uint32_t even = 0, odd = 0;
-                    for (y = y0; y < y1; ++y) {
-                        const int8_t *px = image + ((int32_t)y * in_w + x0) * channels + c;
-                        for (x = x0; x < x1; ++x, px += channels) {
-                            const uint32_t v = tk_load32(px);
-                            even = __sxtab16(even, v);
-                            odd = __sxtab16(odd, (v >> 8) | (v << 24));
-                        }
-                    }
+                    uint32_t odd;
+                    const uint32_t even = tk_pool_sum4(
+                        image + ((int32_t)y0 * in_w + x0) * channels + c, y1 - y0, x1 - x0,
+                        channels, in_w * channels, &odd);
                     output[c] = tk_average((int16_t)even, count, p);
                     output[c + 1] = tk_average((int16_t)odd, count, p);
                     output[c + 2] = tk_average((int32_t)even >> 16, count, p);
