@@ -580,12 +580,15 @@ TK_INLINE void tk_dw3_window(const tk_conv_params *p, const int8_t *input, int8_
                              void *scratch, int mode)
 {
     const int w = mode == 1 ? 3 : 2;
-    const tk_rows_layout l = tk_rows_layout_of(p, scratch);
-    const int32_t cols = l.cols, in_c = p->in_c, out_c = p->out_c, out_w = p->out_w;
+    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w;
+    /* the ring's columns (tk_rows_layout_of): the padded width plus one, even; the
+     * records after the window (the ring's zero-point row is not needed) */
+    const int32_t span = (out_w - 1) * mode + 3, wide = p->in_w + p->pad_left;
+    const int32_t cols = ((span > wide ? span : wide) + 2) & ~1;
     const int32_t image_bytes = (int32_t)p->in_h * p->in_w * in_c;
     const int32_t row_bytes = out_w * out_c, stride_h = p->stride_h;
-    int16_t *window = l.ring;
-    int32_t *records = l.records;
+    int16_t *window = (int16_t *)scratch;
+    int32_t *records = (int32_t *)(void *)(window + 3 * in_c * cols);
     const int32_t *end = records + out_c * (TK_DW3_RQ(w) + 4);
     int b, oy;
 
