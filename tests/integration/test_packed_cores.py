@@ -131,7 +131,7 @@ _CONV, _FC = ("tk_conv2d_packed_s8",), ("tk_fully_connected_packed_s8",)
 _FAMILY: dict[str, tuple[str, ...]] = {
     "tk_conv2d_packed_s8": _CONV, "tk_packed_channels": _CONV, "tk_packed_im2col": _CONV,
     "tk_packed_expand": _CONV, "tk_sparse_dot": _CONV, "tk_packed_tile_rows": _CONV,
-    "tk_packed_dot": _CONV, "tk_walk8_channels": _CONV,
+    "tk_packed_dot": _CONV, "tk_walk8_channels": _CONV, "tk_packed_interleave": _CONV,
     "tk_fully_connected_packed_s8": _FC, "tk_fc_packed_row": _FC, "tk_fc_packed_dot": _FC,
     "tk_fc_packed_input": _FC,
     "tk_unpack": ("decoder",), "tk_next_nonzero": ("decoder",),
