@@ -1,4 +1,5 @@
-"""Kernel choice, weight layouts and the one-rounding requantization (pure Python)."""
+"""Kernel choice, weight layouts and the one-rounding and doubled-accumulator
+requantizations (pure Python)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,41 @@ def test_one_rounding_equals_tflite_double_rounding_near_every_tie():
             acc = rng.randint(-(1 << 31), (1 << 31) - 1)
         acc = max(-(1 << 31), min((1 << 31) - 1, acc))
         assert one_rounding(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
+
+
+def doubled(acc: int, m: int, shift: int, zp: int) -> int:
+    """The 3x3 depthwise loops' requantization (TK_DW3_TAIL in tk_dwconv.c) in Python:
+    SMMLAR of the doubled accumulator with kc - [acc < 0], then >> e."""
+    e = -shift
+    ra = (1 << (e - 1)) + (zp << e) - (1 if acc < 0 else 0)
+    assert -(1 << 31) <= ra < (1 << 31) and -(1 << 31) <= 2 * acc < (1 << 31)
+    t = (ra * (1 << 32) + 2 * acc * m + (1 << 31)) >> 32  # SMMLAR: rounded high word
+    return t >> e
+
+
+def test_the_doubled_accumulator_form_equals_tflite_for_exponents_1_to_23():
+    rng = random.Random(11)
+    for _ in range(40_000):
+        shift = -rng.randint(1, 23)
+        m = rng.choice([0, 1 << 30, (1 << 31) - 1, rng.randint(1 << 30, (1 << 31) - 1)])
+        zp = rng.randint(-128, 127)
+        if m and rng.random() < 0.6:
+            k = rng.randint(-300, 300)  # near the ties of both roundings
+            acc = ((2 * k + 1) << (30 - shift)) // m + rng.randint(-2, 2)
+        else:
+            acc = rng.randint(-(1 << 30) + 1, (1 << 30) - 1)
+        acc = max(-(1 << 30) + 1, min((1 << 30) - 1, acc))
+        assert doubled(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
+
+
+def test_requant_doubles_needs_exponents_1_to_23_and_accumulators_below_2_30():
+    def plan(shifts: list[int], bias: list[int]) -> kernels.RequantPlan:
+        return kernels.RequantPlan(False, [1 << 30] * len(shifts), shifts, bias)
+
+    assert kernels.requant_doubles(plan([-1, -23], [0, 0]), [10, 10])
+    assert not kernels.requant_doubles(plan([0, -5], [0, 0]), [10, 10])     # e = 0
+    assert not kernels.requant_doubles(plan([-24], [0]), [10])              # kc overflows
+    assert not kernels.requant_doubles(plan([-5], [(1 << 30) - 1000]), [10])  # 2 acc overflows
 
 
 def test_requant_plan_keeps_fast_layers_and_refuses_others():
