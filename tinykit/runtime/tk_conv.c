@@ -48,32 +48,22 @@ TK_HOT TK_NOINLINE static void tk_fill_s8_bytes(int8_t *dst, int8_t value, int32
     }
 }
 
-/* The geometry im2col needs, in locals (int8 stores may alias the parameter block). */
+/* The geometry im2col needs, in a local copy (int8 stores may alias the parameter block):
+ * the fields of tk_conv_params from batches to input_zero_point, in the same layout. */
 typedef struct {
-    int32_t in_h, in_w, in_c, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w;
-    int32_t pad_top, pad_left, k_pad, out_h, out_w;
+    int16_t batches, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w;
+    int16_t dilation_h, dilation_w, pad_top, pad_left, groups, depth_multiplier, k_pad;
     int8_t zero_point;
 } tk_im2col_geometry;
 
-TK_COLD static tk_im2col_geometry tk_im2col_geometry_of(const tk_conv_params *p)
+#define TK_GEOMETRY_BYTES (offsetof(tk_conv_params, input_zero_point) + 1 - \
+                           offsetof(tk_conv_params, batches))
+typedef char tk_im2col_geometry_mirrors_the_parameters
+    [TK_GEOMETRY_BYTES == offsetof(tk_im2col_geometry, zero_point) + 1 ? 1 : -1];
+
+TK_COLD static void tk_im2col_geometry_of(tk_im2col_geometry *g, const tk_conv_params *p)
 {
-    tk_im2col_geometry g;
-    g.in_h = p->in_h;
-    g.in_w = p->in_w;
-    g.in_c = p->in_c;
-    g.k_h = p->k_h;
-    g.k_w = p->k_w;
-    g.stride_h = p->stride_h;
-    g.stride_w = p->stride_w;
-    g.dilation_h = p->dilation_h;
-    g.dilation_w = p->dilation_w;
-    g.pad_top = p->pad_top;
-    g.pad_left = p->pad_left;
-    g.k_pad = p->k_pad;
-    g.out_h = p->out_h;
-    g.out_w = p->out_w;
-    g.zero_point = p->input_zero_point;
-    return g;
+    memcpy(g, &p->batches, TK_GEOMETRY_BYTES);
 }
 
 /* The receptive field of output pixel (oy, ox) of `image` (one batch) as k_pad bytes:
@@ -153,28 +143,86 @@ TK_INLINE void tk_tile_dot(const int8_t *w, const void *block, int32_t k_pad, in
 
 #elif defined(TK_ISA_DSP)
 
-/* The tile as a block of 16-bit pairs; for each group of 4 values of the rows:
- *   [x0|x2 of pixels 0..3] [x1|x3 of pixels 0..3]   (SXTB16 and SXTB16 ROR #8 of the word)
- * which is what SXTB16 gives of the filter's own word, so SMLAD pairs match.
- * `words` groups of pixel `slot` from `src` (NULL: the zero point's word). */
-TK_HOT TK_NOINLINE static int32_t *tk_expand(int32_t *slot, const int8_t *src, int32_t words, uint32_t zp_word)
+/* The tile as a block of doubled 16-bit pairs; for each group of 4 values of the rows:
+ *   [2*(x0|x2) of pixels 0..3] [2*(x1|x3) of pixels 0..3]  (SXTB16, SXTB16 ROR #8, SADD16)
+ * which pairs with SXTB16 of the filter's own word in SMLAD. The doubled sums feed the
+ * requantization below (SMMLAR needs 2 * acc; the generator bounds |acc| < 2^30). */
+TK_INLINE int32_t tk_pair2(uint32_t x)
+{
+    const int32_t v = tk_sxtb16(x);
+    return (int32_t)__sadd16(v, v);
+}
+
+TK_INLINE int32_t tk_pair2_odd(uint32_t x)
+{
+    const int32_t v = tk_sxtb16_ror8(x);
+    return (int32_t)__sadd16(v, v);
+}
+
+/* `words` groups of pixel `slot` from `src`. */
+TK_HOT TK_NOINLINE static void tk_expand(int32_t *slot, const int8_t *src, int32_t words)
 {
     int32_t j;
-    if (src == NULL) {
-        const int32_t even = tk_sxtb16(zp_word), odd = tk_sxtb16_ror8(zp_word);
-        for (j = 0; j < words; ++j, slot += 8) {
-            slot[0] = even;
-            slot[4] = odd;
-        }
-        return slot;
-    }
     for (j = 0; j < words; ++j, src += 4, slot += 8) {
         const uint32_t x = tk_load32(src);
-        slot[0] = tk_sxtb16(x);
-        slot[4] = tk_sxtb16_ror8(x);
+        slot[0] = tk_pair2(x);
+        slot[4] = tk_pair2_odd(x);
     }
-    return slot;
 }
+
+/* The four pixels of a tile read in place (a 1x1 convolution whose row is a pixel): for
+ * each group, their words' even pairs then odd pairs, four words a store. */
+#if defined(__GNUC__) || defined(__clang__)
+TK_NOINLINE __attribute__((naked)) static void tk_expand4(int32_t *slot, const int8_t *const *px,
+                                                         int32_t words)
+{
+    (void)slot;
+    (void)px;
+    (void)words;
+    __asm__(
+        "push   {r4-r11, lr}\n\t"
+        "ldm    r1, {r3, r4, r5, r6}\n\t"
+        "add    r2, r3, r2, lsl #2\n\t"
+        "1:\n\t"
+        "ldr    r7, [r3], #4\n\t"
+        "ldr    r8, [r4], #4\n\t"
+        "ldr    r9, [r5], #4\n\t"
+        "ldr    r10, [r6], #4\n\t"
+        "sxtb16 r1, r7\n\t"
+        "sxtb16 r11, r8\n\t"
+        "sxtb16 r12, r9\n\t"
+        "sxtb16 lr, r10\n\t"
+        "sadd16 r1, r1, r1\n\t"
+        "sadd16 r11, r11, r11\n\t"
+        "sadd16 r12, r12, r12\n\t"
+        "sadd16 lr, lr, lr\n\t"
+        "stm    r0!, {r1, r11, r12, lr}\n\t"
+        "sxtb16 r7, r7, ror #8\n\t"
+        "sxtb16 r8, r8, ror #8\n\t"
+        "sxtb16 r9, r9, ror #8\n\t"
+        "sxtb16 r10, r10, ror #8\n\t"
+        "sadd16 r7, r7, r7\n\t"
+        "sadd16 r8, r8, r8\n\t"
+        "sadd16 r9, r9, r9\n\t"
+        "sadd16 r10, r10, r10\n\t"
+        "stm    r0!, {r7, r8, r9, r10}\n\t"
+        "cmp    r3, r2\n\t"
+        "bne    1b\n\t"
+        "pop    {r4-r11, pc}\n\t");
+}
+#else
+static void tk_expand4(int32_t *slot, const int8_t *const *px, int32_t words)
+{
+    int32_t j, i;
+    for (j = 0; j < words; ++j, slot += 8) {
+        for (i = 0; i < TK_TILE; ++i) {
+            const uint32_t x = tk_load32(px[i] + 4 * j);
+            slot[i] = tk_pair2(x);
+            slot[4 + i] = tk_pair2_odd(x);
+        }
+    }
+}
+#endif
 
 /* Pixel (oy, ox) into its slot of the block, kernel rows of whole words (dilation_w 1):
  * each row comes straight from the input (or is the zero point's word, above or below
@@ -211,8 +259,8 @@ TK_HOT TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
         }
         for (j = 0; j < words; ++j, x += step, slot += 8) {
             const uint32_t v = tk_load32(x);
-            slot[0] = tk_sxtb16(v);
-            slot[4] = tk_sxtb16_ror8(v);
+            slot[0] = tk_pair2(v);
+            slot[4] = tk_pair2_odd(v);
         }
     }
 }
@@ -223,29 +271,27 @@ TK_NOINLINE static void tk_tile_pixel_bytes(const tk_im2col_geometry *g, const i
                                             int32_t *slot)
 {
     tk_im2col_row(g, image, (int)oy, (int)ox, row);
-    tk_expand(slot, row, g->k_pad / 4, 0);
+    tk_expand(slot, row, g->k_pad / 4);
 }
 
 /* The block of the tile at output pixel (b, oy, ox) = where[]; advances where[]. A short
  * last tile repeats its last pixel. */
-TK_INLINE const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *input,
-                                  int32_t *where, int count, int8_t *buffer, void *block,
-                                  int words)
+TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, const int8_t *input, int32_t *where,
+                             int count, int8_t *buffer, int32_t *block, int words)
 {
     const int32_t image_bytes = g->in_h * g->in_w * g->in_c;
     const int direct = g->k_h == 1 && g->k_w == 1 && g->k_pad == g->in_c;
-    int32_t *slots = (int32_t *)block;
+    const int8_t *px[TK_TILE];
     int32_t b = where[0], oy = where[1], ox = where[2];
     int i;
     for (i = 0; i < TK_TILE; ++i) {
         const int8_t *image = input + b * image_bytes;
         if (direct) {
-            tk_expand(slots + i, image + (oy * g->stride_h * g->in_w + ox * g->stride_w) * g->in_c,
-                      g->k_pad / 4, 0);
+            px[i] = image + (oy * g->stride_h * g->in_w + ox * g->stride_w) * g->in_c;
         } else if (words) {
-            tk_tile_pixel(g, image, oy, ox, buffer, slots + i);
+            tk_tile_pixel(g, image, oy, ox, buffer, block + i);
         } else {
-            tk_tile_pixel_bytes(g, image, oy, ox, buffer, slots + i);
+            tk_tile_pixel_bytes(g, image, oy, ox, buffer, block + i);
         }
         if (i + 1 < count && ++ox == g->out_w) {
             ox = 0;
@@ -254,6 +300,9 @@ TK_INLINE const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *
                 ++b;
             }
         }
+    }
+    if (direct) {
+        tk_expand4(block, px, g->k_pad / 4);
     }
     if (++ox == g->out_w) {
         ox = 0;
@@ -265,80 +314,217 @@ TK_INLINE const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *
     where[0] = b;
     where[1] = oy;
     where[2] = ox;
-    return block;
 }
 
-/* One group of 4 filter values against the block (C; the loop below is assembly). */
-TK_INLINE void tk_group_dot(uint32_t w, const int32_t *c, int32_t *a0, int32_t *a1,
-                            int32_t *a2, int32_t *a3)
-{
-    const int32_t lo = tk_sxtb16(w);
-    const int32_t hi = tk_sxtb16_ror8(w);
-    *a0 = tk_smlad(c[4], hi, tk_smlad(c[0], lo, *a0));
-    *a1 = tk_smlad(c[5], hi, tk_smlad(c[1], lo, *a1));
-    *a2 = tk_smlad(c[6], hi, tk_smlad(c[2], lo, *a2));
-    *a3 = tk_smlad(c[7], hi, tk_smlad(c[3], lo, *a3));
-}
+/* The requantization of one output channel for the loop below, in scratch. With e the
+ * right shift (2..23) and acc2 = 2 * acc (|acc| < 2^30), kc = 2^(e-1) + zp * 2^e:
+ *   t = SMMLAR(acc2, multiplier, kc + (acc2 >> 31)) = SRDHM(acc, multiplier) + kc - [acc < 0]
+ * and t >> e is TFLite's MultiplyByQuantizedMultiplier(acc, multiplier, -e) + zp exactly.
+ * The last channel's shift has 256 added (ASR reads the low byte; it ends the loop). */
+typedef struct {
+    int32_t multiplier;
+    int32_t kc;
+    int32_t shift;
+    int32_t next_bias; /* the next channel's bias, doubled: its accumulators' start */
+} tk_conv_record;
 
-TK_INLINE void tk_tile_dot(const int8_t *w, const void *block, int32_t k_pad, int32_t *acc)
+/* Records of every channel; returns channel 0's doubled bias. */
+TK_COLD static int32_t tk_conv_records(tk_conv_record *r, const tk_conv_params *p)
 {
-    const int32_t *c = (const int32_t *)block;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    const int8_t *end = w + k_pad;
-    if (k_pad & 4) {
-        tk_group_dot(tk_load32(w), c, &a0, &a1, &a2, &a3);
-        w += 4;
-        c += 8;
+    const uint32_t zp = (uint32_t)(int32_t)p->output_zero_point;
+    int32_t c = p->out_c, bias = 0;
+    while (c-- > 0) {
+        const int e = -p->shift[c];
+        r[c].multiplier = p->multiplier[c];
+        r[c].kc = (int32_t)((1u << (e - 1)) + (zp << e));
+        r[c].shift = e;
+        r[c].next_bias = bias;
+        bias = p->bias != NULL ? (int32_t)((uint32_t)p->bias[c] << 1) : 0;
     }
+    r[p->out_c - 1].shift += 256; /* the last channel */
+    return bias;
+}
+
+/* What the channel loop of one tile reads (the assembly below knows these offsets). */
+typedef struct {
+    const int32_t *block;      /* 0 */
+    int32_t groups;            /* 4: k_pad / 4 */
+    const tk_conv_record *rq;  /* 8 */
+    int8_t *out0;              /* 12: pixel 0, channel 0 */
+    int8_t *out2;              /* 16: pixel 2, channel 0 */
+    int32_t out_c;             /* 20 */
+    const int8_t *filter;      /* 24 */
+    const int32_t *block_end;  /* 28 */
+    int32_t bias;              /* 32: channel 0's, doubled */
+} tk_conv_job;
+
 #if defined(__GNUC__) || defined(__clang__)
-    if (w != end) {
-        uint32_t wv, t;
-        /* Two groups a turn: 13 instructions for 16 multiply-accumulates each (gcc's own
-         * schedule of the C above takes 21: it does not use LDM). */
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr    %[wv], [%[w]], #4\n\t"
-            "ldm    %[c]!, {r8, r9, r10, r11}\n\t"
-            "sxtb16 %[t], %[wv]\n\t"
-            "smlad  %[a0], r8, %[t], %[a0]\n\t"
-            "smlad  %[a1], r9, %[t], %[a1]\n\t"
-            "smlad  %[a2], r10, %[t], %[a2]\n\t"
-            "smlad  %[a3], r11, %[t], %[a3]\n\t"
-            "ldm    %[c]!, {r8, r9, r10, r11}\n\t"
-            "sxtb16 %[t], %[wv], ror #8\n\t"
-            "smlad  %[a0], r8, %[t], %[a0]\n\t"
-            "smlad  %[a1], r9, %[t], %[a1]\n\t"
-            "smlad  %[a2], r10, %[t], %[a2]\n\t"
-            "smlad  %[a3], r11, %[t], %[a3]\n\t"
-            "ldr    %[wv], [%[w]], #4\n\t"
-            "ldm    %[c]!, {r8, r9, r10, r11}\n\t"
-            "sxtb16 %[t], %[wv]\n\t"
-            "smlad  %[a0], r8, %[t], %[a0]\n\t"
-            "smlad  %[a1], r9, %[t], %[a1]\n\t"
-            "smlad  %[a2], r10, %[t], %[a2]\n\t"
-            "smlad  %[a3], r11, %[t], %[a3]\n\t"
-            "ldm    %[c]!, {r8, r9, r10, r11}\n\t"
-            "sxtb16 %[t], %[wv], ror #8\n\t"
-            "smlad  %[a0], r8, %[t], %[a0]\n\t"
-            "smlad  %[a1], r9, %[t], %[a1]\n\t"
-            "smlad  %[a2], r10, %[t], %[a2]\n\t"
-            "smlad  %[a3], r11, %[t], %[a3]\n\t"
-            "cmp    %[w], %[end]\n\t"
-            "bne    1b\n\t"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
-              [c] "+r"(c), [wv] "=&r"(wv), [t] "=&r"(t)
-            : [end] "r"(end)
-            : "r8", "r9", "r10", "r11", "cc", "memory");
-    }
+
+/* One group of 4 filter values (the word in WV) against the block: 16 multiply-accumulates
+ * in 12 instructions. */
+#define TK_GROUP(WV)                                                                        \
+    "ldm    r5!, {r8, r9, r10, r11}\n\t"                                                     \
+    "sxtb16 lr, " WV "\n\t"                                                                  \
+    "smlad  r0, r8, lr, r0\n\t"                                                              \
+    "smlad  r1, r9, lr, r1\n\t"                                                              \
+    "smlad  r2, r10, lr, r2\n\t"                                                             \
+    "smlad  r3, r11, lr, r3\n\t"                                                             \
+    "ldm    r5!, {r8, r9, r10, r11}\n\t"                                                     \
+    "sxtb16 lr, " WV ", ror #8\n\t"                                                          \
+    "smlad  r0, r8, lr, r0\n\t"                                                              \
+    "smlad  r1, r9, lr, r1\n\t"                                                              \
+    "smlad  r2, r10, lr, r2\n\t"                                                             \
+    "smlad  r3, r11, lr, r3\n\t"
+
+/* Requantize the accumulator A (r8 multiplier, r9 kc, r10 shift), saturated to int8. */
+#define TK_REQUANT(A)                                                                       \
+    "add    r12, r9, " A ", asr #31\n\t"                                                     \
+    "smmlar " A ", " A ", r8, r12\n\t"                                                       \
+    "asr    " A ", " A ", r10\n\t"                                                           \
+    "ssat   " A ", #8, " A "\n\t"
+
+/* Every output channel of a tile (job in r0). Registers: r0-r3 the accumulators of the 4
+ * pixels, r4 the filter, r5 the block, r6 its end, r8-r11 block words, r12 and r7 two
+ * filter words, lr one of them sign-extended; on the stack the job's first six words.
+ * The loop over the block takes 4 groups a turn, entered part-way (Duff's device) when
+ * k_pad / 4 is not a multiple of 4; about 35 instructions a channel besides the groups. */
+TK_NOINLINE __attribute__((naked)) static void tk_conv_channels(const tk_conv_job *job)
+{
+    (void)job;
+    __asm__(
+        "push   {r4-r11, lr}\n\t"
+        "ldr    r4, [r0, #24]\n\t"
+        "ldr    r6, [r0, #28]\n\t"
+        "ldr    r11, [r0, #32]\n\t"
+        "ldm    r0, {r0, r1, r2, r3, r5, r7}\n\t"
+        "and    r1, r1, #3\n\t"
+        "adr    r12, 9f\n\t"
+        "ldr    r1, [r12, r1, lsl #2]\n\t"
+        "push   {r0, r1, r2, r3, r5, r7}\n\t"
+        "1:\n\t"
+        "mov    r0, r11\n\t"
+        "mov    r1, r11\n\t"
+        "mov    r2, r11\n\t"
+        "mov    r3, r11\n\t"
+        "ldr    r5, [sp]\n\t"
+        "ldr    pc, [sp, #4]\n\t"
+        "2:\n\t"
+        "ldrd   r12, r7, [r4], #8\n\t"
+        TK_GROUP("r12")
+        "4:\n\t"
+        TK_GROUP("r7")
+        "5:\n\t"
+        "ldrd   r12, r7, [r4], #8\n\t"
+        TK_GROUP("r12")
+        "6:\n\t"
+        TK_GROUP("r7")
+        "cmp    r5, r6\n\t"
+        "bne    2b\n\t"
+        "ldr    lr, [sp, #8]\n\t"
+        "ldm    lr!, {r8, r9, r10, r11}\n\t"
+        "str    lr, [sp, #8]\n\t"
+        TK_REQUANT("r0")
+        TK_REQUANT("r1")
+        TK_REQUANT("r2")
+        TK_REQUANT("r3")
+        "ldrd   r5, lr, [sp, #12]\n\t"
+        "ldr    r12, [sp, #20]\n\t"
+        "strb   r1, [r5, r12]\n\t"
+        "strb   r0, [r5], #1\n\t"
+        "strb   r3, [lr, r12]\n\t"
+        "strb   r2, [lr], #1\n\t"
+        "strd   r5, lr, [sp, #12]\n\t"
+        "cmp    r10, #256\n\t"
+        "blo    1b\n\t"
+        "add    sp, #24\n\t"
+        "pop    {r4-r11, pc}\n\t"
+        "7:\n\t" /* one group left over: the second of a pair */
+        "ldr    r7, [r4], #4\n\t"
+        "b      6b\n\t"
+        "8:\n\t" /* three */
+        "ldr    r7, [r4], #4\n\t"
+        "b      4b\n\t"
+        ".p2align 2\n"
+        "9:\n\t" /* where to enter, by groups % 4 (Thumb addresses) */
+        ".word  2b + 1, 7b + 1, 5b + 1, 8b + 1\n\t");
+}
+
 #else
-    for (; w != end; w += 4, c += 8) {
-        tk_group_dot(tk_load32(w), c, &a0, &a1, &a2, &a3);
+
+TK_INLINE int32_t tk_requant2(int32_t acc2, const tk_conv_record *r)
+{
+    const int64_t ra = (int64_t)(r->kc + (acc2 >> 31)) * 4294967296LL;
+    const int32_t t = (int32_t)((ra + (int64_t)acc2 * r->multiplier + 0x80000000LL) >> 32);
+    return tk_sat8(t >> (r->shift & 31));
+}
+
+static void tk_conv_channels(const tk_conv_job *job)
+{
+    const tk_conv_record *r = job->rq;
+    const int8_t *w = job->filter;
+    int8_t *out0 = job->out0, *out2 = job->out2;
+    const int32_t out_c = job->out_c;
+    int32_t bias = job->bias;
+    for (;; ++r, ++out0, ++out2) {
+        const int32_t *c = job->block;
+        int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+        for (; c != job->block_end; c += 8, w += 4) {
+            const uint32_t wv = tk_load32(w);
+            const int32_t lo = tk_sxtb16(wv), hi = tk_sxtb16_ror8(wv);
+            a0 = tk_smlad(c[4], hi, tk_smlad(c[0], lo, a0));
+            a1 = tk_smlad(c[5], hi, tk_smlad(c[1], lo, a1));
+            a2 = tk_smlad(c[6], hi, tk_smlad(c[2], lo, a2));
+            a3 = tk_smlad(c[7], hi, tk_smlad(c[3], lo, a3));
+        }
+        out0[0] = (int8_t)tk_requant2(a0, r);
+        out0[out_c] = (int8_t)tk_requant2(a1, r);
+        out2[0] = (int8_t)tk_requant2(a2, r);
+        out2[out_c] = (int8_t)tk_requant2(a3, r);
+        bias = r->next_bias;
+        if (r->shift >= 256) {
+            break;
+        }
     }
+}
+
 #endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+
+/* Both entry points: `words` (a constant) says every kernel row is whole words. */
+TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                              void *scratch, int words)
+{
+    const int32_t k_pad = p->k_pad, out_c = p->out_c;
+    const int32_t pixels = (int32_t)p->batches * p->out_h * p->out_w;
+    const int8_t lo = p->act_min, hi = p->act_max;
+    tk_im2col_geometry g;
+    tk_conv_record *rq = (tk_conv_record *)scratch;
+    int8_t *buffer = (int8_t *)(rq + out_c);
+    int32_t *block = (int32_t *)(void *)(buffer + TK_TILE * k_pad);
+    int8_t *short_tile = (int8_t *)(block + 2 * k_pad);
+    int32_t where[3] = {0, 0, 0};
+    int32_t first;
+    tk_conv_job job;
+
+    tk_im2col_geometry_of(&g, p);
+    job.block = block;
+    job.groups = k_pad / 4;
+    job.rq = rq;
+    job.out_c = out_c;
+    job.filter = p->filter;
+    job.block_end = block + 2 * k_pad;
+    job.bias = tk_conv_records(rq, p);
+    for (first = 0; first < pixels; first += TK_TILE) {
+        const int count = pixels - first < TK_TILE ? (int)(pixels - first) : TK_TILE;
+        int8_t *out = output + first * out_c;
+        tk_tile_block(&g, input, where, count, buffer, block, words);
+        job.out0 = count == TK_TILE ? out : short_tile;
+        job.out2 = job.out0 + 2 * out_c;
+        tk_conv_channels(&job);
+        if (count < TK_TILE) {
+            memcpy(out, short_tile, (size_t)(count * out_c));
+        }
+        tk_clamp_s8(out, count * out_c, lo, hi);
+    }
 }
 
 #else /* portable and ARMv6-M: the rows as they are */
@@ -407,7 +593,6 @@ static const void *tk_tile_source(const tk_im2col_geometry *g, const int8_t *inp
     where[2] = ox;
     return block;
 }
-#endif
 
 /* Every output channel of a full tile: dot products, requantization, four stores. */
 TK_HOT TK_NOINLINE static void tk_conv_tile4(const void *tile, const int8_t *w, int32_t k_pad,
@@ -438,7 +623,7 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
     const int32_t k_pad = p->k_pad, out_c = p->out_c;
     const int32_t pixels = (int32_t)p->batches * p->out_h * p->out_w;
     const int8_t lo = p->act_min, hi = p->act_max;
-    const tk_im2col_geometry g = tk_im2col_geometry_of(p);
+    tk_im2col_geometry g;
     tk_rq_record *rq = (tk_rq_record *)scratch;
     int8_t *buffer = (int8_t *)(rq + out_c);
     int8_t *block = buffer + TK_TILE * k_pad;
@@ -446,6 +631,7 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
     int32_t where[3] = {0, 0, 0};
     int32_t first;
 
+    tk_im2col_geometry_of(&g, p);
     tk_rq_records(rq, out_c, p->bias, p->multiplier, p->shift, 1, 1, p->output_zero_point);
     for (first = 0; first < pixels; first += TK_TILE) {
         const int count = pixels - first < TK_TILE ? (int)(pixels - first) : TK_TILE;
@@ -459,6 +645,7 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
         tk_clamp_s8(out, count * out_c, lo, hi);
     }
 }
+#endif
 
 void tk_conv2d_im2col_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
                          void *scratch)
