@@ -23,7 +23,7 @@ TK_SIZE_PRAGMA
 
 /* ---- im2col ---------------------------------------------------------------------- */
 
-TK_HOT TK_NOINLINE static void tk_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+TK_INLINE void tk_copy_run(int8_t *dst, const int8_t *src, int32_t n)
 {
 #if !defined(TK_ISA_V6M)
     for (; n >= 4; n -= 4, dst += 4, src += 4) {
@@ -33,6 +33,11 @@ TK_HOT TK_NOINLINE static void tk_copy_s8(int8_t *dst, const int8_t *src, int32_
     for (; n > 0; --n) {
         *dst++ = *src++;
     }
+}
+
+TK_HOT TK_NOINLINE static void tk_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    tk_copy_run(dst, src, n);
 }
 
 TK_HOT TK_NOINLINE static void tk_fill_s8_bytes(int8_t *dst, int8_t value, int32_t n)
@@ -90,9 +95,14 @@ TK_HOT static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *imag
         if (iy < 0 || iy >= g->in_h) {
             tk_fill_s8_bytes(row, zp, run);
         } else if (g->dilation_w == 1) {
-            tk_fill_s8_bytes(row, zp, lo);
-            tk_copy_s8(row + lo, line + ix0 * tap + lo, hi - lo);
-            tk_fill_s8_bytes(row + hi, zp, run - hi);
+            const int8_t *src = line + ix0 * tap;
+            if (lo != 0 || hi != run) {
+                tk_fill_s8_bytes(row, zp, lo);
+                tk_fill_s8_bytes(row + hi, zp, run - hi);
+                tk_copy_s8(row + lo, src + lo, hi - lo);
+            } else {
+                tk_copy_run(row, src, run); /* inside the image: no call */
+            }
         } else {
             for (kx = 0; kx < g->k_w; ++kx) {
                 const int32_t ix = ix0 + kx * g->dilation_w;
@@ -104,7 +114,9 @@ TK_HOT static void tk_im2col_row(const tk_im2col_geometry *g, const int8_t *imag
             }
         }
     }
-    tk_fill_s8_bytes(row, 0, g->k_pad - g->k_h * run);
+    for (kx = g->k_pad - g->k_h * run; kx > 0; --kx) {
+        *row++ = 0;
+    }
 }
 
 /* ---- the dot products of a tile: one version per instruction set ------------------- */
@@ -159,19 +171,8 @@ TK_INLINE int32_t tk_pair2_odd(uint32_t x)
     return (int32_t)__sadd16(v, v);
 }
 
-/* `words` groups of pixel `slot` from `src`. */
-TK_HOT TK_NOINLINE static void tk_expand(int32_t *slot, const int8_t *src, int32_t words)
-{
-    int32_t j;
-    for (j = 0; j < words; ++j, src += 4, slot += 8) {
-        const uint32_t x = tk_load32(src);
-        slot[0] = tk_pair2(x);
-        slot[4] = tk_pair2_odd(x);
-    }
-}
-
-/* The four pixels of a tile read in place (a 1x1 convolution whose row is a pixel): for
- * each group, their words' even pairs then odd pairs, four words a store. */
+/* The four rows of a tile (pixels read in place by a 1x1 convolution, or im2col rows):
+ * for each group, their words' even pairs then odd pairs, four words a store. */
 #if defined(__GNUC__) || defined(__clang__)
 TK_NOINLINE __attribute__((naked)) static void tk_expand4(int32_t *slot, const int8_t *const *px,
                                                          int32_t words)
@@ -265,13 +266,31 @@ TK_HOT TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
     }
 }
 
-/* Any geometry: the whole receptive field through an im2col row. */
-TK_NOINLINE static void tk_tile_pixel_bytes(const tk_im2col_geometry *g, const int8_t *image,
-                                            int32_t oy, int32_t ox, int8_t *row,
-                                            int32_t *slot)
+/* Pixel (oy, ox) as an im2col row for the bytes kernel: inside the image (dilation_w 1)
+ * each kernel row is one run of bytes copied a word at a time; the padding after k is
+ * left as it is (it meets the filter's zeros). Elsewhere tk_im2col_row. */
+TK_HOT TK_NOINLINE static void tk_pixel_row(const tk_im2col_geometry *g, const int8_t *image,
+                                            int32_t oy, int32_t ox, int8_t *row)
 {
-    tk_im2col_row(g, image, (int)oy, (int)ox, row);
-    tk_expand(slot, row, g->k_pad / 4);
+    const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+    const int32_t tap = g->in_c, run = g->k_w * tap, line = g->in_w * tap * g->dilation_h;
+    const int8_t *src = image + (iy0 * g->in_w + ix0) * tap;
+    const int32_t tail = run & 3;
+    int32_t ky, j;
+    if (g->dilation_w != 1 || ix0 < 0 || ix0 + g->k_w > g->in_w || iy0 < 0 ||
+        iy0 + (g->k_h - 1) * g->dilation_h >= g->in_h) {
+        tk_im2col_row(g, image, (int)oy, (int)ox, row);
+        return;
+    }
+    for (ky = g->k_h; ky > 0; --ky, src += line) {
+        const int8_t *x = src, *end = src + (run - tail);
+        for (; x != end; x += 4, row += 4) {
+            tk_store32(row, tk_load32(x));
+        }
+        for (j = tail; j > 0; --j) {
+            *row++ = *x++;
+        }
+    }
 }
 
 /* The block of the tile at output pixel (b, oy, ox) = where[]; advances where[]. A short
@@ -291,7 +310,8 @@ TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, const int8_t *input, i
         } else if (words) {
             tk_tile_pixel(g, image, oy, ox, buffer, block + i);
         } else {
-            tk_tile_pixel_bytes(g, image, oy, ox, buffer, block + i);
+            px[i] = buffer + i * g->k_pad;
+            tk_pixel_row(g, image, oy, ox, buffer + i * g->k_pad);
         }
         if (i + 1 < count && ++ox == g->out_w) {
             ox = 0;
@@ -301,7 +321,7 @@ TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, const int8_t *input, i
             }
         }
     }
-    if (direct) {
+    if (direct || !words) {
         tk_expand4(block, px, g->k_pad / 4);
     }
     if (++ox == g->out_w) {
