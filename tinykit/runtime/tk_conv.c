@@ -225,65 +225,34 @@ static void tk_expand4(int32_t *slot, const int8_t *const *px, int32_t words)
 }
 #endif
 
-/* Pixel (oy, ox) into its slot of the block, kernel rows of whole words (dilation_w 1):
- * each row comes straight from the input (or is the zero point's word, above or below
- * the image; a row cut by the left or right edge is assembled in `row` first). */
-TK_HOT TK_NOINLINE static void tk_tile_pixel(const tk_im2col_geometry *g,
-                                              const int8_t *image, int32_t oy, int32_t ox,
-                                              int8_t *row, int32_t *slot)
+/* Pixel (oy, ox) as an im2col row, dilation_w 1: each kernel row one run of input bytes,
+ * the zero point beside, above and below the image. The padding after k is left as it
+ * is (it meets the filter's zeros). */
+TK_HOT TK_NOINLINE static void tk_pixel_row(const tk_im2col_geometry *g, const int8_t *image,
+                                            int32_t oy, int32_t ox, int8_t *row)
 {
-    const int32_t tap = g->in_c, run = g->k_w * tap, words = run / 4;
-    const int32_t ix0 = ox * g->stride_w - g->pad_left;
-    const int32_t iy0 = oy * g->stride_h - g->pad_top;
-    const int32_t dil = g->dilation_h, line = g->in_w * tap * dil;
-    const uint32_t zp_word = 0x01010101u * (uint8_t)g->zero_point;
-    int32_t offset = (iy0 * g->in_w + ix0) * tap; /* of the row, from the image */
-    int32_t ky, j, iy = iy0, lo = 0, hi = run;
+    const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+    const int32_t tap = g->in_c, run = g->k_w * tap, line = g->in_w * tap * g->dilation_h;
+    const int32_t tail = run & 3;
+    int32_t offset = (iy0 * g->in_w + ix0) * tap; /* of the kernel row, from the image */
+    int32_t lo = 0, hi = run, ky, iy = iy0, j;
     if (ix0 < 0) {
         lo = -ix0 * tap < run ? -ix0 * tap : run;
     }
     if (ix0 + g->k_w > g->in_w) {
         hi = (g->in_w - ix0) * tap > lo ? (g->in_w - ix0) * tap : lo;
     }
-    for (ky = 0; ky < g->k_h; ++ky, iy += dil, offset += line) {
-        const int8_t *x = (const int8_t *)&zp_word; /* the zero point's word, every time */
-        int32_t step = 0;
-        if (iy >= 0 && iy < g->in_h) {
-            x = image + offset;
-            step = 4;
-            if (lo != 0 || hi != run) {
-                tk_fill_s8_bytes(row, g->zero_point, lo);
-                tk_copy_s8(row + lo, x + lo, hi - lo);
-                tk_fill_s8_bytes(row + hi, g->zero_point, run - hi);
-                x = row;
+    if (lo != 0 || hi != run || iy0 < 0 || iy0 + (g->k_h - 1) * g->dilation_h >= g->in_h) {
+        tk_fill_s8_bytes(row, g->zero_point, g->k_h * run);
+        for (ky = g->k_h; ky > 0; --ky, iy += g->dilation_h, offset += line, row += run) {
+            if (iy >= 0 && iy < g->in_h) {
+                tk_copy_run(row + lo, image + offset + lo, hi - lo);
             }
         }
-        for (j = 0; j < words; ++j, x += step, slot += 8) {
-            const uint32_t v = tk_load32(x);
-            slot[0] = tk_pair2(v);
-            slot[4] = tk_pair2_odd(v);
-        }
-    }
-}
-
-/* Pixel (oy, ox) as an im2col row for the bytes kernel: inside the image (dilation_w 1)
- * each kernel row is one run of bytes copied a word at a time; the padding after k is
- * left as it is (it meets the filter's zeros). Elsewhere tk_im2col_row. */
-TK_HOT TK_NOINLINE static void tk_pixel_row(const tk_im2col_geometry *g, const int8_t *image,
-                                            int32_t oy, int32_t ox, int8_t *row)
-{
-    const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
-    const int32_t tap = g->in_c, run = g->k_w * tap, line = g->in_w * tap * g->dilation_h;
-    const int8_t *src = image + (iy0 * g->in_w + ix0) * tap;
-    const int32_t tail = run & 3;
-    int32_t ky, j;
-    if (g->dilation_w != 1 || ix0 < 0 || ix0 + g->k_w > g->in_w || iy0 < 0 ||
-        iy0 + (g->k_h - 1) * g->dilation_h >= g->in_h) {
-        tk_im2col_row(g, image, (int)oy, (int)ox, row);
         return;
     }
-    for (ky = g->k_h; ky > 0; --ky, src += line) {
-        const int8_t *x = src, *end = src + (run - tail);
+    for (ky = g->k_h; ky > 0; --ky, offset += line) {
+        const int8_t *x = image + offset, *end = x + (run - tail);
         for (; x != end; x += 4, row += 4) {
             tk_store32(row, tk_load32(x));
         }
@@ -305,15 +274,21 @@ TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, const int8_t *input, i
     int i;
     for (i = 0; i < TK_TILE; ++i) {
         const int8_t *image = input + b * image_bytes;
+        if (i >= count) {
+            px[i] = px[i - 1];
+            continue;
+        }
         if (direct) {
             px[i] = image + (oy * g->stride_h * g->in_w + ox * g->stride_w) * g->in_c;
-        } else if (words) {
-            tk_tile_pixel(g, image, oy, ox, buffer, block + i);
         } else {
             px[i] = buffer + i * g->k_pad;
-            tk_pixel_row(g, image, oy, ox, buffer + i * g->k_pad);
+            if (words || g->dilation_w == 1) {
+                tk_pixel_row(g, image, oy, ox, buffer + i * g->k_pad);
+            } else {
+                tk_im2col_row(g, image, (int)oy, (int)ox, buffer + i * g->k_pad);
+            }
         }
-        if (i + 1 < count && ++ox == g->out_w) {
+        if (++ox == g->out_w) {
             ox = 0;
             if (++oy == g->out_h) {
                 oy = 0;
@@ -321,16 +296,7 @@ TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, const int8_t *input, i
             }
         }
     }
-    if (direct || !words) {
-        tk_expand4(block, px, g->k_pad / 4);
-    }
-    if (++ox == g->out_w) {
-        ox = 0;
-        if (++oy == g->out_h) {
-            oy = 0;
-            ++b;
-        }
-    }
+    tk_expand4(block, px, g->k_pad / 4);
     where[0] = b;
     where[1] = oy;
     where[2] = ox;
@@ -367,15 +333,13 @@ TK_COLD static int32_t tk_conv_records(tk_conv_record *r, const tk_conv_params *
 
 /* What the channel loop of one tile reads (the assembly below knows these offsets). */
 typedef struct {
-    const int32_t *block;      /* 0 */
-    int32_t groups;            /* 4: k_pad / 4 */
-    const tk_conv_record *rq;  /* 8 */
-    int8_t *out0;              /* 12: pixel 0, channel 0 */
-    int8_t *out2;              /* 16: pixel 2, channel 0 */
-    int32_t out_c;             /* 20 */
-    const int8_t *filter;      /* 24 */
-    const int32_t *block_end;  /* 28 */
-    int32_t bias;              /* 32: channel 0's, doubled */
+    int8_t *out[TK_TILE];      /* 0: channel 0 of each pixel */
+    const int32_t *block;      /* 16 */
+    int32_t groups;            /* 20: k_pad / 4 */
+    const tk_conv_record *rq;  /* 24 */
+    const int8_t *filter;      /* 28 */
+    const int32_t *block_end;  /* 32 */
+    int32_t bias;              /* 36: channel 0's, doubled */
 } tk_conv_job;
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -405,7 +369,7 @@ typedef struct {
 
 /* Every output channel of a tile (job in r0). Registers: r0-r3 the accumulators of the 4
  * pixels, r4 the filter, r5 the block, r6 its end, r8-r11 block words, r12 and r7 two
- * filter words, lr one of them sign-extended; on the stack the job's first six words.
+ * filter words, lr one of them sign-extended; on the stack the job's first seven words.
  * The loop over the block takes 4 groups a turn, entered part-way (Duff's device) when
  * k_pad / 4 is not a multiple of 4; about 35 instructions a channel besides the groups. */
 TK_NOINLINE __attribute__((naked)) static void tk_conv_channels(const tk_conv_job *job)
@@ -413,21 +377,21 @@ TK_NOINLINE __attribute__((naked)) static void tk_conv_channels(const tk_conv_jo
     (void)job;
     __asm__(
         "push   {r4-r11, lr}\n\t"
-        "ldr    r4, [r0, #24]\n\t"
-        "ldr    r6, [r0, #28]\n\t"
-        "ldr    r11, [r0, #32]\n\t"
-        "ldm    r0, {r0, r1, r2, r3, r5, r7}\n\t"
-        "and    r1, r1, #3\n\t"
+        "ldr    r4, [r0, #28]\n\t"
+        "ldr    r6, [r0, #32]\n\t"
+        "ldr    r11, [r0, #36]\n\t"
+        "ldm    r0, {r0, r1, r2, r3, r5, r7, r8}\n\t"
+        "and    r7, r7, #3\n\t"
         "adr    r12, 9f\n\t"
-        "ldr    r1, [r12, r1, lsl #2]\n\t"
-        "push   {r0, r1, r2, r3, r5, r7}\n\t"
+        "ldr    r7, [r12, r7, lsl #2]\n\t"
+        "push   {r0, r1, r2, r3, r5, r7, r8}\n\t"
         "1:\n\t"
         "mov    r0, r11\n\t"
         "mov    r1, r11\n\t"
         "mov    r2, r11\n\t"
         "mov    r3, r11\n\t"
-        "ldr    r5, [sp]\n\t"
-        "ldr    pc, [sp, #4]\n\t"
+        "ldr    r5, [sp, #16]\n\t"
+        "ldr    pc, [sp, #20]\n\t"
         "2:\n\t"
         "ldrd   r12, r7, [r4], #8\n\t"
         TK_GROUP("r12")
@@ -440,23 +404,22 @@ TK_NOINLINE __attribute__((naked)) static void tk_conv_channels(const tk_conv_jo
         TK_GROUP("r7")
         "cmp    r5, r6\n\t"
         "bne    2b\n\t"
-        "ldr    lr, [sp, #8]\n\t"
+        "ldr    lr, [sp, #24]\n\t"
         "ldm    lr!, {r8, r9, r10, r11}\n\t"
-        "str    lr, [sp, #8]\n\t"
+        "str    lr, [sp, #24]\n\t"
         TK_REQUANT("r0")
         TK_REQUANT("r1")
         TK_REQUANT("r2")
         TK_REQUANT("r3")
-        "ldrd   r5, lr, [sp, #12]\n\t"
-        "ldr    r12, [sp, #20]\n\t"
-        "strb   r1, [r5, r12]\n\t"
+        "ldm    sp, {r5, r7, r8, r9}\n\t"
         "strb   r0, [r5], #1\n\t"
-        "strb   r3, [lr, r12]\n\t"
-        "strb   r2, [lr], #1\n\t"
-        "strd   r5, lr, [sp, #12]\n\t"
+        "strb   r1, [r7], #1\n\t"
+        "strb   r2, [r8], #1\n\t"
+        "strb   r3, [r9], #1\n\t"
+        "stm    sp, {r5, r7, r8, r9}\n\t"
         "cmp    r10, #256\n\t"
         "blo    1b\n\t"
-        "add    sp, #24\n\t"
+        "add    sp, #28\n\t"
         "pop    {r4-r11, pc}\n\t"
         "7:\n\t" /* one group left over: the second of a pair */
         "ldr    r7, [r4], #4\n\t"
@@ -482,10 +445,8 @@ static void tk_conv_channels(const tk_conv_job *job)
 {
     const tk_conv_record *r = job->rq;
     const int8_t *w = job->filter;
-    int8_t *out0 = job->out0, *out2 = job->out2;
-    const int32_t out_c = job->out_c;
-    int32_t bias = job->bias;
-    for (;; ++r, ++out0, ++out2) {
+    int32_t bias = job->bias, c;
+    for (c = 0;; ++r, ++c) {
         const int32_t *c = job->block;
         int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
         for (; c != job->block_end; c += 8, w += 4) {
@@ -496,10 +457,10 @@ static void tk_conv_channels(const tk_conv_job *job)
             a2 = tk_smlad(c[6], hi, tk_smlad(c[2], lo, a2));
             a3 = tk_smlad(c[7], hi, tk_smlad(c[3], lo, a3));
         }
-        out0[0] = (int8_t)tk_requant2(a0, r);
-        out0[out_c] = (int8_t)tk_requant2(a1, r);
-        out2[0] = (int8_t)tk_requant2(a2, r);
-        out2[out_c] = (int8_t)tk_requant2(a3, r);
+        job->out[0][c] = (int8_t)tk_requant2(a0, r);
+        job->out[1][c] = (int8_t)tk_requant2(a1, r);
+        job->out[2][c] = (int8_t)tk_requant2(a2, r);
+        job->out[3][c] = (int8_t)tk_requant2(a3, r);
         bias = r->next_bias;
         if (r->shift >= 256) {
             break;
@@ -529,16 +490,18 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
     job.block = block;
     job.groups = k_pad / 4;
     job.rq = rq;
-    job.out_c = out_c;
     job.filter = p->filter;
     job.block_end = block + 2 * k_pad;
     job.bias = tk_conv_records(rq, p);
     for (first = 0; first < pixels; first += TK_TILE) {
         const int count = pixels - first < TK_TILE ? (int)(pixels - first) : TK_TILE;
         int8_t *out = output + first * out_c;
+        int8_t *dst = count == TK_TILE ? out : short_tile;
         tk_tile_block(&g, input, where, count, buffer, block, words);
-        job.out0 = count == TK_TILE ? out : short_tile;
-        job.out2 = job.out0 + 2 * out_c;
+        job.out[0] = dst;
+        job.out[1] = dst + out_c;
+        job.out[2] = dst + 2 * out_c;
+        job.out[3] = dst + 3 * out_c;
         tk_conv_channels(&job);
         if (count < TK_TILE) {
             memcpy(out, short_tile, (size_t)(count * out_c));
