@@ -262,44 +262,56 @@ TK_HOT TK_NOINLINE static void tk_pixel_row(const tk_im2col_geometry *g, const i
     }
 }
 
-/* The block of the tile at output pixel (b, oy, ox) = where[]; advances where[]. A short
- * last tile repeats its last pixel. */
-TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, const int8_t *input, int32_t *where,
-                             int count, int8_t *buffer, int32_t *block, int words)
+/* The output pixel a tile starts at, and where its input starts: the batch's image and,
+ * for a 1x1 convolution, the input pixel itself. */
+typedef struct {
+    const int8_t *input;
+    int32_t image, pixel;                /* offsets in input */
+    int32_t oy, ox;
+    int32_t step, row_step, image_bytes; /* pixel: to the next pixel, from a row's end */
+} tk_cursor;
+
+TK_INLINE void tk_cursor_next(tk_cursor *c, const tk_im2col_geometry *g)
 {
-    const int32_t image_bytes = g->in_h * g->in_w * g->in_c;
+    c->pixel += c->step;
+    if (++c->ox == g->out_w) {
+        c->ox = 0;
+        c->pixel += c->row_step;
+        if (++c->oy == g->out_h) {
+            c->oy = 0;
+            c->image += c->image_bytes;
+            c->pixel = c->image;
+        }
+    }
+}
+
+/* The block of the tile at the cursor; advances it. A short last tile repeats its last
+ * pixel. */
+TK_INLINE void tk_tile_block(const tk_im2col_geometry *g, tk_cursor *c, int count,
+                             int8_t *buffer, int32_t *block, int words)
+{
     const int direct = g->k_h == 1 && g->k_w == 1 && g->k_pad == g->in_c;
     const int8_t *px[TK_TILE];
-    int32_t b = where[0], oy = where[1], ox = where[2];
     int i;
     for (i = 0; i < TK_TILE; ++i) {
-        const int8_t *image = input + b * image_bytes;
         if (i >= count) {
             px[i] = px[i - 1];
             continue;
         }
         if (direct) {
-            px[i] = image + (oy * g->stride_h * g->in_w + ox * g->stride_w) * g->in_c;
+            px[i] = c->input + c->pixel;
         } else {
             px[i] = buffer + i * g->k_pad;
             if (words || g->dilation_w == 1) {
-                tk_pixel_row(g, image, oy, ox, buffer + i * g->k_pad);
+                tk_pixel_row(g, c->input + c->image, c->oy, c->ox, buffer + i * g->k_pad);
             } else {
-                tk_im2col_row(g, image, (int)oy, (int)ox, buffer + i * g->k_pad);
+                tk_im2col_row(g, c->input + c->image, (int)c->oy, (int)c->ox,
+                              buffer + i * g->k_pad);
             }
         }
-        if (++ox == g->out_w) {
-            ox = 0;
-            if (++oy == g->out_h) {
-                oy = 0;
-                ++b;
-            }
-        }
+        tk_cursor_next(c, g);
     }
     tk_expand4(block, px, g->k_pad / 4);
-    where[0] = b;
-    where[1] = oy;
-    where[2] = ox;
 }
 
 /* The requantization of one output channel for the loop below, in scratch. With e the
@@ -482,11 +494,17 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
     int8_t *buffer = (int8_t *)(rq + out_c);
     int32_t *block = (int32_t *)(void *)(buffer + TK_TILE * k_pad);
     int8_t *short_tile = (int8_t *)(block + 2 * k_pad);
-    int32_t where[3] = {0, 0, 0};
     int32_t first;
     tk_conv_job job;
+    tk_cursor cursor;
 
     tk_im2col_geometry_of(&g, p);
+    cursor.input = input;
+    cursor.image = cursor.pixel = 0;
+    cursor.oy = cursor.ox = 0;
+    cursor.step = g.stride_w * g.in_c;
+    cursor.row_step = (g.stride_h * g.in_w - g.out_w * g.stride_w) * g.in_c;
+    cursor.image_bytes = g.in_h * g.in_w * g.in_c;
     job.block = block;
     job.groups = k_pad / 4;
     job.rq = rq;
@@ -497,7 +515,7 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
         const int count = pixels - first < TK_TILE ? (int)(pixels - first) : TK_TILE;
         int8_t *out = output + first * out_c;
         int8_t *dst = count == TK_TILE ? out : short_tile;
-        tk_tile_block(&g, input, where, count, buffer, block, words);
+        tk_tile_block(&g, &cursor, count, buffer, block, words);
         job.out[0] = dst;
         job.out[1] = dst + out_c;
         job.out[2] = dst + 2 * out_c;
