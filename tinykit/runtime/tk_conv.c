@@ -26,9 +26,15 @@ TK_SIZE_PRAGMA
 TK_INLINE void tk_copy_run(int8_t *dst, const int8_t *src, int32_t n)
 {
 #if !defined(TK_ISA_V6M)
-    for (; n >= 4; n -= 4, dst += 4, src += 4) {
-        tk_store32(dst, tk_load32(src));
+    int32_t words = n >> 2;
+    if (words > 0) {
+        do {
+            tk_store32(dst, tk_load32(src));
+            dst += 4;
+            src += 4;
+        } while (--words > 0);
     }
+    n &= 3;
 #endif
     for (; n > 0; --n) {
         *dst++ = *src++;
@@ -233,9 +239,8 @@ TK_HOT TK_NOINLINE static void tk_pixel_row(const tk_im2col_geometry *g, const i
 {
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
     const int32_t tap = g->in_c, run = g->k_w * tap, line = g->in_w * tap * g->dilation_h;
-    const int32_t tail = run & 3;
     int32_t offset = (iy0 * g->in_w + ix0) * tap; /* of the kernel row, from the image */
-    int32_t lo = 0, hi = run, ky, iy = iy0, j;
+    int32_t lo = 0, hi = run, ky, iy = iy0;
     if (ix0 < 0) {
         lo = -ix0 * tap < run ? -ix0 * tap : run;
     }
@@ -251,14 +256,8 @@ TK_HOT TK_NOINLINE static void tk_pixel_row(const tk_im2col_geometry *g, const i
         }
         return;
     }
-    for (ky = g->k_h; ky > 0; --ky, offset += line) {
-        const int8_t *x = image + offset, *end = x + (run - tail);
-        for (; x != end; x += 4, row += 4) {
-            tk_store32(row, tk_load32(x));
-        }
-        for (j = tail; j > 0; --j) {
-            *row++ = *x++;
-        }
+    for (ky = g->k_h; ky > 0; --ky, offset += line, row += run) {
+        tk_copy_run(row, image + offset, run);
     }
 }
 
