@@ -4,16 +4,18 @@
  *
  * Output pixels are taken four at a time (a tile, in raster order over batch, row and
  * column). The receptive field of each pixel is a row of k_pad values (im2col: input
- * bytes, the input zero point where the window leaves the image, zeros after k); every
- * output channel is the dot product of its filter row with the tile's four rows, then
- * requantized in the one-rounding form (the generator calls this kernel only when every
- * channel allows it; tk_conv2d_s8 does the rest). All input of a tile is read before any
- * of its output is written. A fused activation narrower than int8 is applied to the
- * tile's bytes afterwards (four at a time on DSP cores).
+ * bytes, the input zero point where the window leaves the image, zeros after k, or on
+ * DSP cores whatever was there: the filter's zeros meet them); every output channel is
+ * the dot product of its filter row with the tile's four rows, then requantized in the
+ * one-rounding form, on DSP cores as SMMLAR of twice the sum (the generator calls this
+ * kernel only when every channel allows it and every accumulator stays below 2^30;
+ * tk_conv2d_s8 does the rest). All input of a tile is read before any of its output is
+ * written. A fused activation narrower than int8 is applied to the tile's bytes
+ * afterwards (four at a time on DSP cores).
  *
  * Scratch (tinykit.codegen.kernels.conv_scratch_bytes), 4-byte aligned:
- *   requantization records [out_c] | 4 int8 rows [k_pad] | DSP: the rows as 16-bit pairs
- *   [8 * k_pad bytes] | a short last tile [4 * out_c]
+ *   requantization records [out_c] | 4 int8 rows [k_pad] | DSP: the rows as doubled
+ *   16-bit pairs [8 * k_pad bytes] | a short last tile [4 * out_c]
  */
 #include "tk_internal.h"
 
@@ -456,8 +458,8 @@ static void tk_conv_channels(const tk_conv_job *job)
 {
     const tk_conv_record *r = job->rq;
     const int8_t *w = job->filter;
-    int32_t bias = job->bias, c;
-    for (c = 0;; ++r, ++c) {
+    int32_t bias = job->bias, oc;
+    for (oc = 0;; ++r, ++oc) {
         const int32_t *c = job->block;
         int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
         for (; c != job->block_end; c += 8, w += 4) {
@@ -468,10 +470,10 @@ static void tk_conv_channels(const tk_conv_job *job)
             a2 = tk_smlad(c[6], hi, tk_smlad(c[2], lo, a2));
             a3 = tk_smlad(c[7], hi, tk_smlad(c[3], lo, a3));
         }
-        job->out[0][c] = (int8_t)tk_requant2(a0, r);
-        job->out[1][c] = (int8_t)tk_requant2(a1, r);
-        job->out[2][c] = (int8_t)tk_requant2(a2, r);
-        job->out[3][c] = (int8_t)tk_requant2(a3, r);
+        job->out[0][oc] = (int8_t)tk_requant2(a0, r);
+        job->out[1][oc] = (int8_t)tk_requant2(a1, r);
+        job->out[2][oc] = (int8_t)tk_requant2(a2, r);
+        job->out[3][oc] = (int8_t)tk_requant2(a3, r);
         bias = r->next_bias;
         if (r->shift >= 256) {
             break;
