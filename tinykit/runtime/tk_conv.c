@@ -166,28 +166,15 @@ TK_INLINE void tk_tile_dot(const int8_t *w, const void *block, int32_t k_pad, in
 /* The tile as a block of doubled 16-bit pairs; for each group of 4 values of the rows:
  *   [2*(x0|x2) of pixels 0..3] [2*(x1|x3) of pixels 0..3]  (SXTB16, SXTB16 ROR #8, SADD16)
  * which pairs with SXTB16 of the filter's own word in SMLAD. The doubled sums feed the
- * requantization below (SMMLAR needs 2 * acc; the generator bounds |acc| < 2^30). */
-TK_INLINE int32_t tk_pair2(uint32_t x)
-{
-    const int32_t v = tk_sxtb16(x);
-    return (int32_t)__sadd16(v, v);
-}
-
-TK_INLINE int32_t tk_pair2_odd(uint32_t x)
-{
-    const int32_t v = tk_sxtb16_ror8(x);
-    return (int32_t)__sadd16(v, v);
-}
-
-/* The four rows of a tile (pixels read in place by a 1x1 convolution, or im2col rows):
- * for each group, their words' even pairs then odd pairs, four words a store. */
+ * requantization below (SMMLAR needs 2 * acc; the generator bounds |acc| < 2^30).
+ *
+ * tk_expand4: the four rows of a tile (pixels read in place by a 1x1 convolution, or
+ * im2col rows) into the block, group by group, four words a store. */
 #if defined(__GNUC__) || defined(__clang__)
-TK_NOINLINE __attribute__((naked)) static void tk_expand4(int32_t *slot, const int8_t *const *px,
-                                                         int32_t words)
+TK_NOINLINE __attribute__((naked)) static void tk_expand4(
+    __attribute__((unused)) int32_t *slot, __attribute__((unused)) const int8_t *const *px,
+    __attribute__((unused)) int32_t words)
 {
-    (void)slot;
-    (void)px;
-    (void)words;
     __asm__(
         "push   {r4-r11, lr}\n\t"
         "ldm    r1, {r3, r4, r5, r6}\n\t"
@@ -220,6 +207,18 @@ TK_NOINLINE __attribute__((naked)) static void tk_expand4(int32_t *slot, const i
         "pop    {r4-r11, pc}\n\t");
 }
 #else
+TK_INLINE int32_t tk_pair2(uint32_t x)
+{
+    const int32_t v = tk_sxtb16(x);
+    return (int32_t)__sadd16(v, v);
+}
+
+TK_INLINE int32_t tk_pair2_odd(uint32_t x)
+{
+    const int32_t v = tk_sxtb16_ror8(x);
+    return (int32_t)__sadd16(v, v);
+}
+
 static void tk_expand4(int32_t *slot, const int8_t *const *px, int32_t words)
 {
     int32_t j, i;
@@ -385,9 +384,9 @@ typedef struct {
  * filter words, lr one of them sign-extended; on the stack the job's first seven words.
  * The loop over the block takes 4 groups a turn, entered part-way (Duff's device) when
  * k_pad / 4 is not a multiple of 4; about 35 instructions a channel besides the groups. */
-TK_NOINLINE __attribute__((naked)) static void tk_conv_channels(const tk_conv_job *job)
+TK_NOINLINE __attribute__((naked)) static void tk_conv_channels(
+    __attribute__((unused)) const tk_conv_job *job)
 {
-    (void)job;
     __asm__(
         "push   {r4-r11, lr}\n\t"
         "ldr    r4, [r0, #28]\n\t"
