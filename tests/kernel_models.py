@@ -130,6 +130,8 @@ def variants_model() -> Built:
     m.conv(x, x_shape, 4, (1, 1), words, dead=(1, 3))                      # dead channels
     m.conv(y, y_shape, 9, (3, 3), bytes_, act=RELU6)                       # run of 9 bytes
     m.conv(z, z_shape, 8, (10, 4), words, stride=(2, 2))                   # KWS first layer
+    m.conv(z, z_shape, 1, (1, 1), bytes_)                  # one group (k 1), one channel
+    m.conv(z, z_shape, 3, (5, 4), words, stride=(1, 2))                    # 5 groups
     three, rows, generic = ("tk_depthwise_conv2d_3x3_s8", "tk_depthwise_conv2d_rows_s8",
                             "tk_depthwise_conv2d_s8")
     m.depthwise(x, x_shape, (3, 3), three)                                 # odd width 11

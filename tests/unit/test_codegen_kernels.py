@@ -40,29 +40,55 @@ def test_one_rounding_equals_tflite_double_rounding_near_every_tie():
         assert one_rounding(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
 
 
-def doubled(acc: int, m: int, shift: int, zp: int) -> int:
-    """The 3x3 depthwise loops' requantization (TK_DW3_TAIL in tk_dwconv.c) in Python:
-    SMMLAR of the doubled accumulator with kc - [acc < 0], then >> e."""
+def smmlar_form(acc: int, m: int, shift: int, zp: int) -> int:
+    """The DSP im2col and 3x3 depthwise kernels' requantization (tk_conv.c, TK_DW3_TAIL in
+    tk_dwconv.c) in Python: SMMLAR of 2 * acc with kc - [acc < 0], then >> e."""
     e = -shift
-    ra = (1 << (e - 1)) + (zp << e) - (1 if acc < 0 else 0)
-    assert -(1 << 31) <= ra < (1 << 31) and -(1 << 31) <= 2 * acc < (1 << 31)
-    t = (ra * (1 << 32) + 2 * acc * m + (1 << 31)) >> 32  # SMMLAR: rounded high word
+    kc = (1 << (e - 1)) + zp * (1 << e)
+    ra = kc - (1 if acc < 0 else 0)
+    t = ((ra << 32) + 2 * acc * m + (1 << 31)) >> 32
+    assert -(1 << 31) <= t < (1 << 31)  # no int32 wrap in the kernel
     return t >> e
 
 
-def test_the_doubled_accumulator_form_equals_tflite_for_exponents_1_to_23():
+def test_smmlar_form_equals_tflite_double_rounding_below_2_to_30():
+    """For every exponent in [1, 23]: the im2col kernel takes [2, 23], the 3x3 depthwise
+    loops also 1."""
     rng = random.Random(11)
+    limit = kernels.IM2COL_ACC_LIMIT
     for _ in range(40_000):
         shift = -rng.randint(1, 23)
         m = rng.choice([0, 1 << 30, (1 << 31) - 1, rng.randint(1 << 30, (1 << 31) - 1)])
         zp = rng.randint(-128, 127)
         if m and rng.random() < 0.6:
-            k = rng.randint(-300, 300)  # near the ties of both roundings
+            k = rng.randint(-300, 300)
             acc = ((2 * k + 1) << (30 - shift)) // m + rng.randint(-2, 2)
         else:
-            acc = rng.randint(-(1 << 30) + 1, (1 << 30) - 1)
-        acc = max(-(1 << 30) + 1, min((1 << 30) - 1, acc))
-        assert doubled(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
+            acc = rng.randint(-limit + 1, limit - 1)
+        acc = max(-limit + 1, min(limit - 1, acc))
+        assert smmlar_form(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
+
+
+def test_im2col_accumulators_must_stay_below_2_to_30():
+    plan = kernels.requant_plan([1 << 30, 1 << 30], [-5, -5], [1000, -1000], [10, 10])
+    assert kernels.accumulators_fit(plan, [10, 10])
+    reach = (kernels.IM2COL_ACC_LIMIT - 1001) // 128  # the most that fits beside |bias| 1000
+    assert kernels.accumulators_fit(plan, [10, reach])
+    assert not kernels.accumulators_fit(plan, [10, reach + 1])
+
+
+def test_a_dead_channel_too_large_for_im2col_becomes_constant():
+    # MobileNet's dead channels: zero weights and a bias of 2^30 (fast exponent).
+    m, shift, bias = 1500000000, -10, [1 << 30, 100]
+    plan = kernels.requant_plan([m, m], [shift, shift], bias, [0, 50])
+    assert plan.fast and plan.constant == (0,)
+    assert kernels.accumulators_fit(plan, [0, 50])
+    assert one_rounding(plan.bias[0], plan.multipliers[0], plan.shifts[0], 3) == \
+        mbqm(1 << 30, m, shift) + 3
+    # One that varies stays as it is: fast, but not for the im2col kernel.
+    varies = kernels.requant_plan([m], [shift], [1 << 30], [1000])
+    assert varies.fast and not varies.constant
+    assert not kernels.accumulators_fit(varies, [1000])
 
 
 def test_requant_doubles_needs_exponents_1_to_23_and_accumulators_below_2_30():

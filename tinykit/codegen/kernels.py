@@ -155,7 +155,7 @@ def choose_conv(graph: Subgraph, op: Operator) -> KernelChoice:
     weights = _shape(graph, op.inputs[1])
     in_c = _shape(graph, op.inputs[0])[-1]
     if len(weights) != 4 or weights[3] == 0 or in_c != weights[3] or \
-            not requant_is_fast(graph, op, False):
+            not requant_is_fast(graph, op, False, im2col=True):
         return KernelChoice("tk_conv2d_s8")  # grouped, general requantization, malformed
     out_c, k_h, k_w, depth = weights
     return KernelChoice(im2col_kernel(k_w * depth, int(op.options.get("dilation_w_factor", 1))),
@@ -205,24 +205,25 @@ def _requant_inputs(graph: Subgraph, op: Operator, depthwise: bool
     return requant_plan([m for m, _ in pairs], [e for _, e in pairs], folded, sums), sums
 
 
-def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
+def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool,
+                    im2col: bool = False) -> bool:
     """Whether a convolution's requantization has the one-rounding form (`requant_plan`);
     False when anything is off. The choice of kernel depends on it, and the memory plan
-    on the choice."""
+    on the choice. `im2col`: also every accumulator fits the im2col kernel
+    (`accumulators_fit`)."""
     found = _requant_inputs(graph, op, depthwise)
-    return found is not None and found[0].fast
+    return found is not None and found[0].fast and \
+        (not im2col or accumulators_fit(*found))
 
 
 def requant_doubles(plan: RequantPlan, abs_sums: list[int]) -> bool:
-    """Whether the DSP 3x3 depthwise loops' requantization applies (tk_dw_requant in
-    tk_dwconv.c): the accumulator doubled (|acc| < 2^30, so 2 * acc fits) and SMMLAR, exact
-    for every exponent e = -shift in [1, 23] (2^(e-1) + zp * 2^e then fits int32)."""
-    if len(plan.multipliers) != len(plan.bias):
-        return False
-    for shift, bias, total in zip(plan.shifts, plan.bias, abs_sums, strict=True):
-        if shift not in DOUBLED_SHIFTS or abs(bias) + 128 * total >= 1 << 30:
-            return False
-    return True
+    """Whether the DSP 3x3 depthwise loops' requantization applies (TK_DW3_TAIL in
+    tk_dwconv.c): SMMLAR of the doubled accumulator (`accumulators_fit`: 2 * acc fits),
+    exact for every exponent e = -shift in [1, 23] (2^(e-1) + zp * 2^e then fits int32),
+    so also for layers without the one-rounding form (e = 1)."""
+    return len(plan.shifts) == len(plan.bias) and \
+        all(shift in DOUBLED_SHIFTS for shift in plan.shifts) and \
+        accumulators_fit(plan, abs_sums)
 
 
 def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
@@ -232,6 +233,8 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
         return KernelChoice("tk_depthwise_conv2d_s8")  # lowering says what is wrong
     _, k_h, k_w, out_c = weights
     if depthwise_as_conv(graph, op):
+        if not requant_is_fast(graph, op, True, im2col=True):
+            return KernelChoice("tk_conv2d_s8")
         return KernelChoice(im2col_kernel(k_w, int(op.options.get("dilation_w_factor", 1))),
                             conv_scratch_bytes(conv_k_pad(k_h, k_w, 1), out_c))
     opts = op.options
@@ -301,6 +304,18 @@ def weight_abs_sums(weights: np.ndarray) -> list[int]:
     return [int(r) for r in rows]
 
 
+#: Accumulators of the im2col kernel stay below this in magnitude: its DSP version sums
+#: twice the products and requantizes 2 * acc with SMMLAR (tk_conv.c).
+IM2COL_ACC_LIMIT = 1 << 30
+
+
+def accumulators_fit(plan: RequantPlan, abs_sums: list[int]) -> bool:
+    """Whether every reachable accumulator, bias + sum(x * w) with x in [-128, 127], is
+    below `IM2COL_ACC_LIMIT` in magnitude (a constant channel's weights become zeros)."""
+    return all(abs(b) + (0 if c in plan.constant else 128 * s) < IM2COL_ACC_LIMIT
+               for c, (b, s) in enumerate(zip(plan.bias, abs_sums, strict=True)))
+
+
 def requant_plan(multipliers: list[int], shifts: list[int], bias: list[int],
                  abs_sums: list[int]) -> RequantPlan:
     """Whether the one-rounding requantization applies, with the constants it needs.
@@ -310,23 +325,30 @@ def requant_plan(multipliers: list[int], shifts: list[int], bias: list[int],
     bias + 128 * sum|w|] (the result is monotone in the accumulator): it becomes
     multiplier 2^30, exponent -2 (result floor((acc + 5) / 8), or (acc + 3) / 8 below
     zero) with zero weights and bias 8 * result, which gives that result exactly. One
-    multiplier for all channels (per-tensor) cannot be remapped. Returns the inputs
-    unchanged when the fast form does not apply.
+    multiplier for all channels (per-tensor) cannot be remapped. A channel with a fast
+    exponent is remapped the same way when its accumulators can reach 2^30
+    (`IM2COL_ACC_LIMIT`, e.g. a huge bias and zero weights) and its result is constant.
+    Returns the inputs unchanged when the fast form does not apply.
     """
     from tinykit.codegen.quant import multiply_by_quantized_multiplier as mbqm
 
     per_tensor = len(multipliers) == 1 and len(bias) > 1
     out_m, out_s, out_b, constant = [], [], list(bias), []
     for c, (m, s) in enumerate(zip(multipliers, shifts, strict=True)):
-        if s in FAST_SHIFTS or (m == 0 and not per_tensor):
+        fast = s in FAST_SHIFTS or (m == 0 and not per_tensor)
+        reach = 128 * abs_sums[c]
+        if fast and (per_tensor or abs(bias[c]) + reach < IM2COL_ACC_LIMIT):
             out_m.append(m)
             out_s.append(s if s in FAST_SHIFTS else -2)
             continue
         if per_tensor:
             return RequantPlan(False, multipliers, shifts, bias)
-        reach = 128 * abs_sums[c]
         low, high = (mbqm(max(bias[c] - reach, -(1 << 31)), m, s),
                      mbqm(min(bias[c] + reach, (1 << 31) - 1), m, s))
+        if fast and (low != high or abs(low) > (1 << 20)):
+            out_m.append(m)  # fast, but too large for the im2col kernel (accumulators_fit)
+            out_s.append(s if s in FAST_SHIFTS else -2)
+            continue
         if low != high or abs(low) > (1 << 20):
             return RequantPlan(False, multipliers, shifts, bias)
         out_m.append(1 << 30)

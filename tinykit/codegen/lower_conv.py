@@ -174,13 +174,15 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
     multipliers, shifts = _per_channel_multipliers(in_scale, scales, out_scale)
     bias = _folded_bias(ctx, out_c, sums, in_zp)
     extra = {"groups": groups, "depth_multiplier": 1, "k_pad": 0}
-    plan = kernels.requant_plan(multipliers, shifts, bias, kernels.weight_abs_sums(weights))
+    abs_sums = kernels.weight_abs_sums(weights)
+    plan = kernels.requant_plan(multipliers, shifts, bias, abs_sums)
     fast, multipliers, shifts, bias = plan.fast, plan.multipliers, plan.shifts, plan.bias
     if plan.constant:
         weights = weights.copy()
         weights[list(plan.constant)] = 0
     kernel = "tk_conv2d_s8"
-    if groups == 1 and fast:  # im2col needs the one-rounding requantization
+    # im2col needs the one-rounding requantization and accumulators below 2^30
+    if groups == 1 and fast and kernels.accumulators_fit(plan, abs_sums):
         kernel = kernels.im2col_kernel(k_w * filter_c, geometry["dilation_w"])
         extra["k_pad"] = kernels.conv_k_pad(k_h, k_w, filter_c)
         check_int16(ctx, k_pad=extra["k_pad"])
