@@ -140,10 +140,31 @@ def variants_model() -> Built:
     m.depthwise(x, x_shape, (3, 3), generic, dilation=(1, 2))
     m.depthwise(x, x_shape, (3, 3), rows, out_scale=(1e-4, 2e-4))          # e < 2: general
     m.depthwise(y, y_shape, (3, 3), three)                                 # 3 channels
-    m.depthwise(z, z_shape, (8, 4), words, mult=8, stride=(2, 2))          # one channel: conv
-    m.depthwise(z, z_shape, (3, 3), bytes_)
+    m.depthwise(z, z_shape, (8, 4), ONE, mult=8, stride=(2, 2))            # one channel: conv
+    m.depthwise(z, z_shape, (3, 3), ONE)
     _fully_connected(m)
     _add_pool(m, x, x_shape, y, y_shape, z, z_shape)
+    return m.built()
+
+
+ONE = "tk_conv2d_1ch_s8"
+
+
+def one_channel_model() -> Built:
+    """Depthwise layers of one input channel side by side: tk_conv2d_1ch_s8 with its window
+    cut on every side, rows padded to words, groups of 4 channels with a short last one,
+    two batches; and the im2col fallback (dilation)."""
+    m = _Maker(SEED + 2)
+    o_shape, b_shape = [1, 9, 13, 1], [2, 6, 7, 1]
+    o, b = m.activation(o_shape), m.activation(b_shape)
+    m.depthwise(o, o_shape, (3, 3), ONE, mult=8, stride=(2, 2), act=RELU6)  # person_detect
+    m.depthwise(o, o_shape, (10, 8), ONE, mult=8, stride=(2, 2), act=RELU)  # micro_speech
+    m.depthwise(o, o_shape, (5, 6), ONE, mult=3, act=RELU)                # out_c 3, row 8
+    m.depthwise(o, o_shape, (4, 9), ONE, mult=5, stride=(1, 2), same=False)
+    m.depthwise(o, o_shape, (11, 15), ONE, mult=6)                        # wider than the image
+    m.depthwise(o, o_shape, (2, 2), ONE, mult=1, stride=(2, 3))
+    m.depthwise(b, b_shape, (3, 5), ONE, mult=7, stride=(2, 1))           # two batches
+    m.depthwise(o, o_shape, (3, 3), "tk_conv2d_im2col_bytes_s8", mult=2, dilation=(2, 2))
     return m.built()
 
 

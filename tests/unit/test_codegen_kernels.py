@@ -39,6 +39,29 @@ def test_one_rounding_equals_tflite_double_rounding_near_every_tie():
         assert one_rounding(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
 
 
+def doubled_smmlar(acc: int, m: int, shift: int, zp: int) -> int:
+    """tk_conv1_requant (tk_conv1.c) in Python: SMMLAR of twice the accumulator."""
+    e = -shift
+    acc2, kc = 2 * acc, (1 << (e - 1)) + zp * (1 << e)
+    t = (((kc - (acc < 0)) << 32) + acc2 * m + (1 << 31)) >> 32
+    return t >> e
+
+
+def test_the_doubled_accumulator_form_equals_tflite_near_every_tie():
+    rng = random.Random(11)
+    for _ in range(40_000):
+        shift = -rng.randint(1, 23)
+        m = rng.choice([0, 1 << 30, (1 << 31) - 1, rng.randint(1 << 30, (1 << 31) - 1)])
+        zp = rng.randint(-128, 127)
+        if m and rng.random() < 0.6:
+            k = rng.randint(-300, 300)
+            acc = ((2 * k + 1) << (30 - shift)) // m + rng.randint(-2, 2)
+        else:
+            acc = rng.randint(-(1 << 30) + 1, (1 << 30) - 1)  # kernels.CONV1_ACC_LIMIT
+        acc = max(-(1 << 30) + 1, min((1 << 30) - 1, acc))
+        assert doubled_smmlar(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
+
+
 def test_requant_plan_keeps_fast_layers_and_refuses_others():
     plan = kernels.requant_plan([1 << 30, 1500000000], [-5, -23], [10, -10], [100, 100])
     assert plan.fast and plan.multipliers == [1 << 30, 1500000000] and not plan.constant
@@ -114,7 +137,8 @@ def test_every_kernel_has_a_version_macro_and_matching_python_versions():
 
 
 def test_every_chosen_kernel_of_a_streaming_op_declares_its_kind():
-    chosen = {"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8", "tk_conv2d_s8",
+    chosen = {"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8", "tk_conv2d_1ch_s8",
+              "tk_conv2d_s8",
               "tk_depthwise_conv2d_3x3_s8", "tk_depthwise_conv2d_rows_s8",
               "tk_depthwise_conv2d_s8", "tk_add_table_s8", "tk_binary_s8"}
     assert chosen <= set(KERNEL_STREAMING)

@@ -44,6 +44,7 @@ SIMD32_VERSIONS = ("dsp", "armv6m", "portable")
 KERNEL_VERSIONS: dict[str, tuple[str, ...]] = {
     "tk_conv2d_im2col_s8": VECTOR_VERSIONS,
     "tk_conv2d_im2col_bytes_s8": VECTOR_VERSIONS,
+    "tk_conv2d_1ch_s8": SIMD32_VERSIONS,
     "tk_average_pool_s8": SIMD32_VERSIONS,
     "tk_fully_connected_s8": VECTOR_VERSIONS,
     "tk_depthwise_conv2d_rows_s8": SIMD32_VERSIONS,
@@ -113,6 +114,22 @@ def conv_scratch_bytes(k_pad: int, out_c: int) -> int:
     return RQ_RECORD * out_c + 3 * CONV_TILE * k_pad + round_up(CONV_TILE * out_c, 4)
 
 
+#: The one-channel kernel doubles the accumulator: twice its bound must fit in int32.
+CONV1_ACC_LIMIT = 1 << 30
+#: Above this many bytes of window scratch the one-channel kernel gives way to im2col.
+CONV1_SCRATCH_LIMIT = 4 * 1024
+
+
+def conv1_row(k_w: int) -> int:
+    """Taps of one kernel row in tk_conv2d_1ch_s8: k_w rounded up to 4 (one word)."""
+    return round_up(k_w, 4)
+
+
+def conv1_scratch_bytes(k_h: int, k_w: int) -> int:
+    """Scratch of tk_conv2d_1ch_s8: the window as 16-bit pairs, and one cut kernel row."""
+    return 2 * k_h * conv1_row(k_w) + conv1_row(k_w)
+
+
 def fc_in_pad(in_depth: int) -> int:
     return round_up(in_depth, 16)
 
@@ -156,6 +173,9 @@ def choose_conv(graph: Subgraph, op: Operator) -> KernelChoice:
             not requant_is_fast(graph, op, False):
         return KernelChoice("tk_conv2d_s8")  # grouped, general requantization, malformed
     out_c, k_h, k_w, depth = weights
+    # CONV_2D of one input channel stays with im2col: the one-channel kernel would be
+    # faster (KWS's first layer) but adds ~1.2 KB of code next to im2col, which the other
+    # convolutions of such a model still need (KWS's runtime must stay under 8 KiB).
     return KernelChoice(im2col_kernel(k_w * depth, int(op.options.get("dilation_w_factor", 1))),
                         conv_scratch_bytes(conv_k_pad(k_h, k_w, depth), out_c))
 
@@ -165,6 +185,29 @@ def im2col_kernel(run: int, dilation_w: int) -> str:
     them straight from the input; any other geometry gathers bytes."""
     return "tk_conv2d_im2col_s8" if run % 4 == 0 and dilation_w == 1 else \
         "tk_conv2d_im2col_bytes_s8"
+
+
+def one_channel_choice(graph: Subgraph, op: Operator, depthwise: bool) -> KernelChoice | None:
+    """tk_conv2d_1ch_s8 for a convolution of one input channel (`depthwise`: a depthwise
+    one), or None where it does not apply: dilation, a window too large for its scratch,
+    requantization without the one-rounding form, or an accumulator whose double does
+    not fit in int32."""
+    opts = op.options
+    weights = _shape(graph, op.inputs[1])
+    k_h, k_w = weights[1], weights[2]
+    scratch = conv1_scratch_bytes(k_h, k_w)
+    if int(opts.get("dilation_h_factor", 1)) != 1 or \
+            int(opts.get("dilation_w_factor", 1)) != 1 or scratch > CONV1_SCRATCH_LIMIT:
+        return None
+    found = _requant_of(graph, op, depthwise)
+    if found is None or not found[0].fast:
+        return None
+    plan, abs_sums = found
+    reach = [abs(b) + (0 if c in plan.constant else 128 * s)
+             for c, (b, s) in enumerate(zip(plan.bias, abs_sums, strict=True))]
+    if max(reach, default=0) >= CONV1_ACC_LIMIT:
+        return None
+    return KernelChoice("tk_conv2d_1ch_s8", scratch)
 
 
 def depthwise_as_conv(graph: Subgraph, op: Operator) -> bool:
@@ -178,6 +221,14 @@ def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
     from its constants alone, as the lowering computes it; False when anything is off
     (the lowering then says what). The choice of kernel depends on it, and the memory
     plan on the choice."""
+    found = _requant_of(graph, op, depthwise)
+    return found is not None and found[0].fast
+
+
+def _requant_of(graph: Subgraph, op: Operator, depthwise: bool
+                ) -> tuple[RequantPlan, list[int]] | None:
+    """A convolution's `requant_plan` and per-channel sum|w|, from its constants alone, as
+    the lowering computes them; None when anything is off (the lowering says what)."""
     from tinykit.codegen.quant import quantize_multiplier
 
     try:
@@ -195,12 +246,13 @@ def requant_is_fast(graph: Subgraph, op: Operator, depthwise: bool) -> bool:
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
             bias = graph.tensors[op.inputs[2]].numpy().astype(np.int64).reshape(-1)
     except (AttributeError, IndexError, TypeError, ValueError):
-        return False
+        return None
     scales = scales * out_c if len(scales) == 1 else scales
     pairs = [quantize_multiplier(in_scale * float(s) / out_scale) for s in scales]
     folded = (bias - in_zp * weights.sum(axis=1)).tolist()
+    abs_sums = weight_abs_sums(weights)
     return requant_plan([m for m, _ in pairs], [e for _, e in pairs], folded,
-                        weight_abs_sums(weights)).fast
+                        abs_sums), abs_sums
 
 
 def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
@@ -210,8 +262,9 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
         return KernelChoice("tk_depthwise_conv2d_s8")  # lowering says what is wrong
     _, k_h, k_w, out_c = weights
     if depthwise_as_conv(graph, op):
-        return KernelChoice(im2col_kernel(k_w, int(op.options.get("dilation_w_factor", 1))),
-                            conv_scratch_bytes(conv_k_pad(k_h, k_w, 1), out_c))
+        return one_channel_choice(graph, op, True) or \
+            KernelChoice(im2col_kernel(k_w, int(op.options.get("dilation_w_factor", 1))),
+                         conv_scratch_bytes(conv_k_pad(k_h, k_w, 1), out_c))
     opts = op.options
     stride_w = int(opts.get("stride_w", 1))
     dilation_h, dilation_w = (int(opts.get("dilation_h_factor", 1)),
