@@ -217,19 +217,19 @@ def _conv1_arrays(ctx: OpContext, ohwi: np.ndarray, plan: kernels.RequantPlan,
     # per word of 4 taps the pairs (0, 2) and (1, 3); then [group][pair][4 channels][2]
     pairs = taps.reshape(out_pad, k_h, k_row // 4, 4)[..., [0, 2, 1, 3]]
     pairs = pairs.reshape(out_pad // 4, 4, -1, 2).transpose(0, 2, 1, 3)
-    right = [-s for s in plan.shifts] + [2] * (out_pad - out_c)
-    records = [[m, (1 << (e - 1)) + output_zero_point * (1 << e)]
-               for m, e in zip(plan.multipliers, right[:out_c], strict=True)]
-    records += [[0, 0]] * (out_pad - out_c)
+    right = [-s for s in plan.shifts]
+    records = np.zeros((out_pad, 4), dtype=np.int64)  # padded channels: never stored
+    records[:out_c] = [[m, (1 << (e - 1)) + output_zero_point * (1 << e), e, 2 * b]
+                       for m, e, b in zip(plan.multipliers, right, plan.bias, strict=True)]
     arrays = {
         "filter": "(const int8_t *)" + ctx.array(
             "filter", "int16_t", pairs, "twice the weights as pairs [out/4][pair][4][2]",
             align=16),
-        "bias": ctx.array("bias", "int32_t", [2 * b for b in plan.bias] + [0] * (out_pad - out_c),
-                          "2 * (bias - input zero point * sum(weights))"),
-        "multiplier": ctx.array("multiplier", "int32_t", np.array(records, dtype=np.int64),
-                                "requantization {multiplier, rounding constant}"),
-        "shift": ctx.array("shift", "int8_t", right, "requantization right shifts"),
+        "bias": "NULL",
+        "multiplier": ctx.array("multiplier", "int32_t", records,
+                                "per channel {multiplier, rounding constant, right shift, "
+                                "2 * (bias - input zero point * sum(weights))}", align=4),
+        "shift": "NULL",
     }
     return arrays, k_row
 

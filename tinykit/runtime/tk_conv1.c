@@ -4,7 +4,7 @@
  * Output pixel after pixel, in raster order over batch, row and column: the pixel's
  * window is gathered once into scratch as 16-bit pairs (the input zero point where it
  * leaves the image), then each group of 4 output channels is the dot product of its
- * filter pairs with the window, requantized from the parameter arrays in flash. A
+ * filter pairs with the window, requantized from per-channel records in flash. A
  * pixel's input is all read before its output is written (the `tiles` streaming
  * contract). A fused activation narrower than int8 is applied to each output row after.
  *
@@ -13,10 +13,10 @@
  *   filter  int16 [out_pad / 4][P][4 channels][2], twice the weights: pairs 2g and 2g + 1
  *           of a kernel row hold its taps (4g, 4g + 2) and (4g + 1, 4g + 3), which is what
  *           SXTB16 and SXTB16 ROR #8 give of the word of taps 4g..4g+3; zeros past k_w
- *   bias    [out_pad] twice (bias - input zero point * sum(weights)); |bias| + 128 *
- *           sum|weights| < 2^30, so twice the accumulator fits in int32
- *   multiplier [out_pad][2] {m, Kc = 2^(e-1) + output zero point * 2^e}
- *   shift   [out_pad] e, TFLite's exponent negated, in [1, 23]
+ *   multiplier  [out_pad][4] per channel {m, Kc = 2^(e-1) + output zero point * 2^e, e,
+ *           2 * (bias - input zero point * sum(weights))}, e TFLite's exponent negated, in
+ *           [1, 23]; |bias| + 128 * sum|weights| < 2^30, so twice the accumulator fits in
+ *           int32 (bias and shift are NULL: one record per channel, one LDM)
  * The requantization is exact in one rounding: with acc2 = 2 * acc (the doubled weights
  * and bias give it),
  *   t = ((Kc + (acc2 >> 31)) * 2^32 + acc2 * m + 2^31) >> 32,    out = t >> e
@@ -33,7 +33,7 @@ TK_SIZE_PRAGMA
 /* The geometry, in locals (int8 stores may alias the parameter block). */
 typedef struct {
     int32_t in_h, in_w, k_h, k_w, k_row, stride_h, stride_w, pad_top, pad_left;
-    int32_t out_h, out_w, out_c, groups;
+    int32_t out_h, out_w, out_c;
     int8_t zero_point;
 } tk_conv1_geometry;
 
@@ -162,29 +162,11 @@ TK_HOT TK_NOINLINE static void tk_conv1_window(const tk_conv1_geometry *g, const
     tk_conv1_fill(pairs, (k_h - bottom) * half, zp_pair);
 }
 
-/* ---- one group of 4 output channels -------------------------------------------------- */
+/* ---- the output channels of one pixel, 4 a group ---------------------------------- */
 
-#if defined(TK_ISA_DSP)
+#if defined(TK_ISA_DSP) && (defined(__GNUC__) || defined(__clang__))
 
-/* TFLite's requantized value plus the zero point, saturated to int8 (see the top). */
-TK_INLINE int32_t tk_conv1_requant(int32_t acc2, const int32_t *rq, int32_t e)
-{
-    int32_t t;
-    __asm__("smmlar %0, %1, %2, %3"
-            : "=r"(t)
-            : "r"(acc2), "r"(rq[0]), "r"(rq[1] + (acc2 >> 31)));
-    return __ssat(t >> e, 8);
-}
-
-/* The 4 accumulators of one group over the whole window (P pairs, an even count). */
-TK_INLINE void tk_conv1_dot(const int32_t *x, const int32_t *w, int32_t count, int32_t *acc)
-{
-    const int32_t *end = x + count;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-#if defined(__GNUC__) || defined(__clang__)
-    /* Four pairs a turn: 24 instructions for 32 multiply-accumulates (the window's pairs
-     * in r12 and lr, the 4 channels' filter pairs in r8-r11); two first when the count
-     * is not a multiple of 4. */
+/* Two window pairs (r12, lr) against the 4 channels' filter pairs (r8-r11). */
 #define TK_CONV1_TWO_PAIRS                                  \
         "ldm    %[x]!, {r12, lr}\n\t"                      \
         "ldm    %[w]!, {r8, r9, r10, r11}\n\t"             \
@@ -197,95 +179,137 @@ TK_INLINE void tk_conv1_dot(const int32_t *x, const int32_t *w, int32_t count, i
         "smlad  %[a1], r9, lr, %[a1]\n\t"                  \
         "smlad  %[a2], r10, lr, %[a2]\n\t"                 \
         "smlad  %[a3], r11, lr, %[a3]\n\t"
-    __asm__ volatile(
-        "sub    r12, %[end], %[x]\n\t"
-        "tst    r12, #8\n\t" /* an odd number of pairs of pairs */
-        "beq    2f\n\t"
-        TK_CONV1_TWO_PAIRS
-        "cmp    %[x], %[end]\n\t"
-        "beq    3f\n\t"
-        "2:\n\t"
-        TK_CONV1_TWO_PAIRS
-        TK_CONV1_TWO_PAIRS
-        "cmp    %[x], %[end]\n\t"
-        "bne    2b\n\t"
-        "3:\n\t"
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x),
-          [w] "+r"(w)
-        : [end] "r"(end)
-        : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+
+/* One channel's record (r12, advanced) applied to an accumulator, the byte stored at lr. */
+#define TK_CONV1_REQUANT(acc)                               \
+        "ldm    r12!, {r8, r9, r10, r11}\n\t"              \
+        "add    r9, r9, " acc ", asr #31\n\t"              \
+        "smmlar r8, " acc ", r8, r9\n\t"                   \
+        "asr    r8, r8, r10\n\t"                           \
+        "ssat   r8, #8, r8\n\t"                            \
+        "strb   r8, [lr], #1\n\t"
+
+/* Every group: the accumulators start at the records' biases, the dot product with the
+ * window runs 4 pairs a turn (24 instructions for 32 multiply-accumulates; 2 pairs first
+ * when the count is not a multiple of 4), then requantization and 4 stores, all in one
+ * block so that nothing spills: at[0] the group's records, at[1] where its bytes go. */
+TK_INLINE void tk_conv1_groups(const int32_t *window, int32_t count, const int32_t *w,
+                               int32_t groups, void **at)
+{
+    const int32_t *end = window + count;
+    for (; groups > 0; --groups) {
+        const int32_t *x = window;
+        int32_t a0, a1, a2, a3;
+        __asm__ volatile(
+            "ldr    r12, [%[at]]\n\t"
+            "ldr    %[a0], [r12, #12]\n\t"
+            "ldr    %[a1], [r12, #28]\n\t"
+            "ldr    %[a2], [r12, #44]\n\t"
+            "ldr    %[a3], [r12, #60]\n\t"
+            "sub    r12, %[end], %[x]\n\t"
+            "tst    r12, #8\n\t" /* an odd number of pairs of pairs */
+            "beq    2f\n\t"
+            TK_CONV1_TWO_PAIRS
+            "cmp    %[x], %[end]\n\t"
+            "beq    3f\n\t"
+            "2:\n\t"
+            TK_CONV1_TWO_PAIRS
+            TK_CONV1_TWO_PAIRS
+            "cmp    %[x], %[end]\n\t"
+            "bne    2b\n\t"
+            "3:\n\t"
+            "ldm    %[at], {r12, lr}\n\t"
+            TK_CONV1_REQUANT("%[a0]")
+            TK_CONV1_REQUANT("%[a1]")
+            TK_CONV1_REQUANT("%[a2]")
+            TK_CONV1_REQUANT("%[a3]")
+            "stm    %[at], {r12, lr}\n\t"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x),
+              [w] "+r"(w)
+            : [end] "r"(end), [at] "r"(at)
+            : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+    }
+}
 #undef TK_CONV1_TWO_PAIRS
-#else
-    for (; x != end; ++x, w += 4) {
-        a0 = tk_smlad(w[0], *x, a0);
-        a1 = tk_smlad(w[1], *x, a1);
-        a2 = tk_smlad(w[2], *x, a2);
-        a3 = tk_smlad(w[3], *x, a3);
-    }
-#endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+#undef TK_CONV1_REQUANT
+
+#else /* C: portable, ARMv6-M (the 64-bit product of tk_mul_high), DSP without gcc */
+
+/* TFLite's requantized value plus the zero point, saturated to int8 (see the top). */
+TK_INLINE int8_t tk_conv1_requant(int32_t acc2, const int32_t *record)
+{
+    const int32_t t = tk_mul_high(acc2, record[0], record[1] + (acc2 >> 31), 0x80000000u);
+    return (int8_t)tk_sat8(t >> record[2]);
 }
 
-#else /* portable and ARMv6-M: 16-bit products, the 64-bit product of tk_mul_high */
-
-TK_INLINE int32_t tk_conv1_requant(int32_t acc2, const int32_t *rq, int32_t e)
+TK_INLINE void tk_conv1_groups(const int32_t *window, int32_t count, const int32_t *w,
+                               int32_t groups, void **at)
 {
-    const int32_t t = tk_mul_high(acc2, rq[0], rq[1] + (acc2 >> 31), 0x80000000u);
-    return tk_sat8(t >> e);
-}
-
-TK_INLINE void tk_conv1_dot(const int32_t *x, const int32_t *w, int32_t count, int32_t *acc)
-{
-    const int16_t *xs = (const int16_t *)x, *ws = (const int16_t *)w;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t j;
-    for (j = 0; j < count; ++j, xs += 2, ws += 8) {
-        const int32_t x0 = xs[0], x1 = xs[1];
-        a0 += ws[0] * x0 + ws[1] * x1;
-        a1 += ws[2] * x0 + ws[3] * x1;
-        a2 += ws[4] * x0 + ws[5] * x1;
-        a3 += ws[6] * x0 + ws[7] * x1;
+    const int16_t *ws = (const int16_t *)w;
+    const int32_t *record = (const int32_t *)at[0];
+    int8_t *out = (int8_t *)at[1];
+    for (; groups > 0; --groups, record += 16, out += 4) {
+        const int16_t *xs = (const int16_t *)window;
+        int32_t a0 = record[3], a1 = record[7], a2 = record[11], a3 = record[15];
+        int32_t j;
+        for (j = 0; j < count; ++j, xs += 2, ws += 8) {
+            const int32_t x0 = xs[0], x1 = xs[1];
+            a0 += ws[0] * x0 + ws[1] * x1;
+            a1 += ws[2] * x0 + ws[3] * x1;
+            a2 += ws[4] * x0 + ws[5] * x1;
+            a3 += ws[6] * x0 + ws[7] * x1;
+        }
+        out[0] = tk_conv1_requant(a0, record);
+        out[1] = tk_conv1_requant(a1, record + 4);
+        out[2] = tk_conv1_requant(a2, record + 8);
+        out[3] = tk_conv1_requant(a3, record + 12);
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    at[0] = (void *)(uintptr_t)record;
+    at[1] = out;
 }
 
 #endif
 
-/* Every output channel of one pixel from its window. */
-TK_HOT TK_NOINLINE static void tk_conv1_pixel(const tk_conv_params *p, const int32_t *window,
-                                              int32_t count, int32_t groups, int32_t out_c,
-                                              int8_t *out)
+/* The last group of a layer whose out_c is not a multiple of 4, through `tail`. */
+TK_NOINLINE static void tk_conv1_short_group(const tk_conv_params *p, const int32_t *window,
+                                             int32_t count, int32_t full, int8_t *out)
 {
-    const int32_t *w = (const int32_t *)(const void *)p->filter;
-    const int32_t *bias = p->bias, *rq = p->multiplier;
-    const int8_t *shift = p->shift;
-    int32_t left = out_c;
-    for (; groups > 0; --groups, w += 4 * count, bias += 4, rq += 8, shift += 4, out += 4,
-         left -= 4) {
-        int32_t acc[4];
-        acc[0] = bias[0];
-        acc[1] = bias[1];
-        acc[2] = bias[2];
-        acc[3] = bias[3];
-        tk_conv1_dot(window, w, count, acc);
-        out[0] = (int8_t)tk_conv1_requant(acc[0], rq, shift[0]);
-        if (left >= 4) {
-            out[1] = (int8_t)tk_conv1_requant(acc[1], rq + 2, shift[1]);
-            out[2] = (int8_t)tk_conv1_requant(acc[2], rq + 4, shift[2]);
-            out[3] = (int8_t)tk_conv1_requant(acc[3], rq + 6, shift[3]);
+    int8_t tail[4];
+    void *at[2];
+    int32_t i;
+    at[0] = (void *)(uintptr_t)(p->multiplier + 16 * full);
+    at[1] = tail;
+    tk_conv1_groups(window, count, (const int32_t *)(const void *)p->filter + 4 * full * count,
+                    1, at);
+    for (i = 4 * full; i < p->out_c; ++i) {
+        out[i] = tail[i - 4 * full];
+    }
+}
+
+/* Every pixel of output row (b, oy), whose windows start at input row iy0 of `image`:
+ * the window (straight from the input when the image holds it whole), then every
+ * output channel. */
+TK_HOT TK_NOINLINE static void tk_conv1_line(const tk_conv_params *p, const tk_conv1_geometry *g,
+                                             const int8_t *image, int32_t iy0,
+                                             int32_t *window, int8_t *out)
+{
+    const int32_t count = g->k_h * g->k_row / 2, full = g->out_c / 4;
+    const int32_t *filter = (const int32_t *)(const void *)p->filter;
+    const int inside = iy0 >= 0 && iy0 + g->k_h <= g->in_h;
+    int8_t *line = (int8_t *)(window + count);
+    int32_t ox, ix0 = -g->pad_left;
+    for (ox = 0; ox < g->out_w; ++ox, out += g->out_c, ix0 += g->stride_w) {
+        void *at[2];
+        if (inside && ix0 >= 0 && ix0 + g->k_row <= g->in_w) {
+            tk_conv1_rows(image + iy0 * g->in_w + ix0, g->k_h, g->k_row, g->in_w, window);
         } else {
-            if (left > 1) {
-                out[1] = (int8_t)tk_conv1_requant(acc[1], rq + 2, shift[1]);
-            }
-            if (left > 2) {
-                out[2] = (int8_t)tk_conv1_requant(acc[2], rq + 4, shift[2]);
-            }
+            tk_conv1_window(g, image, iy0, ix0, line, window);
+        }
+        at[0] = (void *)(uintptr_t)p->multiplier;
+        at[1] = out;
+        tk_conv1_groups(window, count, filter, full, at);
+        if (4 * full != g->out_c) {
+            tk_conv1_short_group(p, window, count, full, out);
         }
     }
 }
@@ -305,7 +329,6 @@ TK_COLD static tk_conv1_geometry tk_conv1_geometry_of(const tk_conv_params *p)
     g.out_h = p->out_h;
     g.out_w = p->out_w;
     g.out_c = p->out_c;
-    g.groups = (p->out_c + 3) / 4;
     g.zero_point = p->input_zero_point;
     return g;
 }
@@ -314,22 +337,15 @@ void tk_conv2d_1ch_s8(const tk_conv_params *p, const int8_t *input, int8_t *outp
                       void *scratch)
 {
     const tk_conv1_geometry g = tk_conv1_geometry_of(p);
-    const int32_t count = g.k_h * g.k_row / 2, row_bytes = g.out_w * g.out_c;
+    const int32_t row_bytes = g.out_w * g.out_c;
     const int8_t lo = p->act_min, hi = p->act_max;
-    int32_t *window = (int32_t *)scratch;
-    int8_t *line = (int8_t *)(window + count);
-    int32_t b, oy, ox;
+    int32_t b, oy;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *image = input + b * g.in_h * g.in_w;
-        for (oy = 0; oy < g.out_h; ++oy) {
-            const int32_t iy0 = oy * g.stride_h - g.pad_top;
-            int8_t *out = output;
-            for (ox = 0; ox < g.out_w; ++ox, out += g.out_c) {
-                tk_conv1_window(&g, image, iy0, ox * g.stride_w - g.pad_left, line, window);
-                tk_conv1_pixel(p, window, count, g.groups, g.out_c, out);
-            }
+        for (oy = 0; oy < g.out_h; ++oy, output += row_bytes) {
+            tk_conv1_line(p, &g, image, oy * g.stride_h - g.pad_top, (int32_t *)scratch,
+                          output);
             tk_clamp_s8(output, row_bytes, lo, hi);
-            output += row_bytes;
         }
     }
 }
