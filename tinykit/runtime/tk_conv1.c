@@ -69,6 +69,44 @@ TK_INLINE int32_t *tk_conv1_rows(const int8_t *src, int32_t rows, int32_t k_row,
     if (rows <= 0) {
         return pairs;
     }
+    if (k_row == 4 || k_row == 8) { /* 3x3 and micro_speech's 10x8: no loop along x */
+        uint32_t v2, even2, odd2;
+        if (k_row == 4) {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr    %[v], [%[src]]\n\t"
+                "add    %[src], %[src], %[stride]\n\t"
+                "sxtb16 %[even], %[v]\n\t"
+                "sxtb16 %[odd], %[v], ror #8\n\t"
+                "strd   %[even], %[odd], [%[pairs]], #8\n\t"
+                "subs   %[rows], %[rows], #1\n\t"
+                "bne    1b\n\t"
+                : [src] "+r"(src), [pairs] "+r"(pairs), [rows] "+r"(rows), [v] "=&r"(v),
+                  [even] "=&r"(even), [odd] "=&r"(odd)
+                : [stride] "r"(stride)
+                : "cc", "memory");
+            return pairs;
+        }
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr    %[v2], [%[src], #4]\n\t"
+            "ldr    %[v], [%[src]]\n\t"
+            "add    %[src], %[src], %[stride]\n\t"
+            "sxtb16 %[even], %[v]\n\t"
+            "sxtb16 %[odd], %[v], ror #8\n\t"
+            "sxtb16 %[even2], %[v2]\n\t"
+            "sxtb16 %[odd2], %[v2], ror #8\n\t"
+            "strd   %[even], %[odd], [%[pairs]], #8\n\t"
+            "strd   %[even2], %[odd2], [%[pairs]], #8\n\t"
+            "subs   %[rows], %[rows], #1\n\t"
+            "bne    1b\n\t"
+            : [src] "+r"(src), [pairs] "+r"(pairs), [rows] "+r"(rows), [v] "=&r"(v),
+              [even] "=&r"(even), [odd] "=&r"(odd), [v2] "=&r"(v2), [even2] "=&r"(even2),
+              [odd2] "=&r"(odd2)
+            : [stride] "r"(stride)
+            : "cc", "memory");
+        return pairs;
+    }
     /* gcc's own loop takes 9 instructions a word (no post-indexed STRD) */
     __asm__ volatile(
         "1:\n\t"
