@@ -153,19 +153,27 @@ TK_INLINE int32_t *tk_conv1_fill(int32_t *pairs, int32_t count, int32_t zp_pair)
 }
 
 /* `rows` kernel rows from `src` whose taps [lo, hi) only are in the image (the others
- * read as the zero point), through `line`, as pairs. */
-TK_NOINLINE static int32_t *tk_conv1_cut_rows(const tk_conv1_geometry *g, const int8_t *src,
-                                              int32_t rows, int32_t lo, int32_t hi,
-                                              int8_t *line, int32_t *pairs)
+ * read as the zero point), through `line`, as pairs. The same taps are cut in every
+ * row: the zero points are written once. */
+TK_HOT TK_NOINLINE static int32_t *tk_conv1_cut_rows(const tk_conv1_geometry *g,
+                                                     const int8_t *src, int32_t rows,
+                                                     int32_t lo, int32_t hi, int8_t *line,
+                                                     int32_t *pairs)
 {
     const int32_t k_row = g->k_row, in_w = g->in_w;
     const uint32_t zp_word = 0x01010101u * (uint8_t)g->zero_point;
     int32_t j;
+    for (j = 0; j < k_row; j += 4) {
+        tk_store32(line + j, zp_word);
+    }
     for (; rows > 0; --rows, src += in_w) {
-        for (j = 0; j < k_row; j += 4) {
-            tk_store32(line + j, zp_word);
+        j = lo;
+#if !defined(TK_ISA_V6M)
+        for (; j + 4 <= hi; j += 4) {
+            tk_store32(line + j, tk_load32(src + j));
         }
-        for (j = lo; j < hi; ++j) {
+#endif
+        for (; j < hi; ++j) {
             line[j] = src[j];
         }
         pairs = tk_conv1_rows(line, 1, k_row, 0, pairs);
