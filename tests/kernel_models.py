@@ -153,7 +153,7 @@ ONE = "tk_conv2d_1ch_s8"
 def one_channel_model() -> Built:
     """Depthwise layers of one input channel side by side: tk_conv2d_1ch_s8 with its window
     cut on every side, rows padded to words, groups of 4 channels with a short last one,
-    two batches; and the im2col fallback (dilation)."""
+    two batches; and the im2col fallback (dilation, an accumulator near 2^30)."""
     m = _Maker(SEED + 2)
     o_shape, b_shape = [1, 9, 13, 1], [2, 6, 7, 1]
     o, b = m.activation(o_shape), m.activation(b_shape)
@@ -165,6 +165,14 @@ def one_channel_model() -> Built:
     m.depthwise(o, o_shape, (2, 2), ONE, mult=1, stride=(2, 3))
     m.depthwise(b, b_shape, (3, 5), ONE, mult=7, stride=(2, 1))           # two batches
     m.depthwise(o, o_shape, (3, 3), "tk_conv2d_im2col_bytes_s8", mult=2, dilation=(2, 2))
+    # a bias so large that twice the accumulator could overflow int32: im2col as well
+    y = m.output([1, 9, 13, 4])
+    near = np.array([(1 << 30) - 100, -(1 << 30) + 100, 5, -5], dtype=np.int32)
+    m.graph.op("DEPTHWISE_CONV_2D", [o, m.weights([1, 3, 4, 4], 3),
+                                     m.graph.tensor([4], "int32", data=near)], [y],
+               "DepthwiseConv2DOptions", padding=0, strideH=1, strideW=1, depthMultiplier=4,
+               dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=0)
+    m.kernels.append("tk_conv2d_im2col_s8")
     return m.built()
 
 
