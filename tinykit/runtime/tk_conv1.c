@@ -295,6 +295,31 @@ TK_INLINE void tk_conv1_groups(const int32_t *window, int32_t count, const int32
     const int32_t *record = (const int32_t *)at[0];
     int8_t *out = (int8_t *)at[1];
     for (; groups > 0; --groups, record += 16, out += 4) {
+#if defined(TK_ISA_V6M)
+        /* two channels a pass (8 low registers; 4 accumulators spill), the pairs as
+         * little-endian words: LDR and shifts, since LDRSH takes no immediate offset */
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c;
+        for (c = 0; c < 4; c += 2) {
+            const int32_t *xw = window, *end = window + count;
+            const int32_t *wp = (const int32_t *)(const void *)ws + c;
+            int32_t b0 = record[4 * c + 3], b1 = record[4 * c + 7];
+            do {
+                const int32_t x = *xw++, x0 = (int32_t)((uint32_t)x << 16) >> 16;
+                const int32_t u = wp[0], v = wp[1];
+                b0 += ((int32_t)((uint32_t)u << 16) >> 16) * x0 + (u >> 16) * (x >> 16);
+                b1 += ((int32_t)((uint32_t)v << 16) >> 16) * x0 + (v >> 16) * (x >> 16);
+                wp += 4;
+            } while (xw != end);
+            if (c == 0) {
+                a0 = b0;
+                a1 = b1;
+            } else {
+                a2 = b0;
+                a3 = b1;
+            }
+        }
+        ws += 8 * count;
+#else
         const int16_t *xs = (const int16_t *)window;
         int32_t a0 = record[3], a1 = record[7], a2 = record[11], a3 = record[15];
         int32_t j;
@@ -305,6 +330,7 @@ TK_INLINE void tk_conv1_groups(const int32_t *window, int32_t count, const int32
             a2 += ws[4] * x0 + ws[5] * x1;
             a3 += ws[6] * x0 + ws[7] * x1;
         }
+#endif
         out[0] = tk_conv1_requant(a0, record);
         out[1] = tk_conv1_requant(a1, record + 4);
         out[2] = tk_conv1_requant(a2, record + 8);
