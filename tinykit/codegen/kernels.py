@@ -12,7 +12,10 @@ Layouts (all int8, zeros in the padding; weights are constants, reordering costs
 - fully connected: blocks of 4 output rows, [out_pad/4][in_pad/4][4 rows][4 inputs],
   in_pad rounded up to 16 (one Helium vector per row after a VLD4 de-interleave),
   out_pad up to 4;
-- depthwise: TFLite's own [k_h][k_w][out_c].
+- depthwise: TFLite's own [k_h][k_w][out_c];
+- one input channel (tk_conv2d_1ch_s8): int16 pairs of twice the weights, [out_pad/4]
+  [k_h * row/2][4 channels][2], row = k_w rounded up to 4, and one record per channel
+  (layouts in tk_conv1.c, built by lower_conv._conv1_arrays).
 """
 
 from __future__ import annotations

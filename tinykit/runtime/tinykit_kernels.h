@@ -117,8 +117,8 @@ int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int s
  *   tk_conv2d_s8             [out_c][k_h][k_w][in_c / groups]
  *   tk_conv2d_im2col_s8, tk_conv2d_im2col_bytes_s8
  *                            [out_c][k_pad]: (k_h, k_w, in_c) order, zeros up to k_pad
- *   tk_conv2d_1ch_s8         one input channel: int16 pairs, twice the weights, and its own
- *                            bias and requantization arrays (layouts in tk_conv1.c)
+ *   tk_conv2d_1ch_s8         one input channel: int16 pairs, twice the weights; bias and
+ *                            shift NULL, multiplier one record per channel (tk_conv1.c)
  *   tk_depthwise_conv2d_s8,
  *   tk_depthwise_conv2d_rows_s8, tk_depthwise_conv2d_3x3_s8,
  *   tk_depthwise_conv2d_3x3s2_s8  [k_h][k_w][out_c]
