@@ -153,7 +153,8 @@ ONE = "tk_conv2d_1ch_s8"
 def one_channel_model() -> Built:
     """Depthwise layers of one input channel side by side: tk_conv2d_1ch_s8 with its window
     cut on every side, rows padded to words, groups of 4 channels with a short last one,
-    two batches; and the im2col fallback (dilation, an accumulator near 2^30)."""
+    two batches, one written over its dying input; and the im2col fallback (dilation,
+    an accumulator near 2^30)."""
     m = _Maker(SEED + 2)
     o_shape, b_shape = [1, 9, 13, 1], [2, 6, 7, 1]
     o, b = m.activation(o_shape), m.activation(b_shape)
@@ -173,6 +174,13 @@ def one_channel_model() -> Built:
                "DepthwiseConv2DOptions", padding=0, strideH=1, strideW=1, depthMultiplier=4,
                dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=0)
     m.kernels.append("tk_conv2d_im2col_s8")
+    # streamed: the output written over the input that dies there, then used again
+    s_shape = [1, 40, 32, 1]
+    s = m.activation(s_shape)
+    t = m.depthwise(s, s_shape, (5, 4), ONE, mult=8, stride=(2, 2), act=RELU)
+    m.outputs.remove(t)
+    m.outputs.append(_chain_conv(m, t, [1, 20, 16, 8], 2, (1, 1), (1, 1),
+                                 "tk_conv2d_im2col_s8"))
     return m.built()
 
 

@@ -64,6 +64,16 @@ def test_the_chain_is_planned_in_place_and_streamed():
     assert overlaps >= 3, "the chain no longer exercises output over input"
 
 
+def test_the_one_channel_kernel_writes_over_its_dying_input():
+    built = one_channel_model()
+    graph = read_model(built.data).main
+    plan = generate_sources(read_model(built.data), "model").plan
+    last = max(i for i, kernel in enumerate(built.kernels) if kernel == "tk_conv2d_1ch_s8")
+    op = graph.operators[last]  # the streamed one, feeding a convolution
+    source, result = plan.entry(op.inputs[0]), plan.entry(op.outputs[0])
+    assert result.offset < source.offset < result.offset + result.size
+
+
 @pytest.mark.slow
 @pytest.mark.emulator
 @pytest.mark.parametrize("core", CORES)
