@@ -181,6 +181,44 @@ TK_HOT TK_NOINLINE static int32_t *tk_conv1_cut_rows(const tk_conv1_geometry *g,
     return pairs;
 }
 
+#if defined(TK_ISA_DSP)
+/* Rows of 8 taps cut in one word only: taps [lo, 8) with lo in 1..3, or [0, hi) with hi
+ * in 5..7. The cut word is loaded where all its bytes are in the image (from tap lo, or
+ * ending at tap hi - 1), shifted into place and completed with zero points (little-endian:
+ * tap j is byte j); no byte copies. */
+TK_HOT TK_NOINLINE static int32_t *tk_conv1_cut_rows8(const tk_conv1_geometry *g,
+                                                      const int8_t *src, int32_t rows,
+                                                      int32_t lo, int32_t hi, int32_t *pairs)
+{
+    const uint32_t zp_word = 0x01010101u * (uint8_t)g->zero_point;
+    const int32_t in_w = g->in_w;
+    if (lo > 0) {
+        const int shift = 8 * (int)lo;
+        const uint32_t fill = zp_word >> (32 - shift);
+        for (; rows > 0; --rows, src += in_w, pairs += 4) {
+            const uint32_t w0 = (tk_load32(src + lo) << shift) | fill;
+            const uint32_t w1 = tk_load32(src + 4);
+            pairs[0] = tk_sxtb16(w0);
+            pairs[1] = tk_sxtb16_ror8(w0);
+            pairs[2] = tk_sxtb16(w1);
+            pairs[3] = tk_sxtb16_ror8(w1);
+        }
+    } else {
+        const int shift = 8 * (8 - (int)hi);
+        const uint32_t fill = zp_word << (32 - shift);
+        for (; rows > 0; --rows, src += in_w, pairs += 4) {
+            const uint32_t w0 = tk_load32(src);
+            const uint32_t w1 = (tk_load32(src + hi - 4) >> shift) | fill;
+            pairs[0] = tk_sxtb16(w0);
+            pairs[1] = tk_sxtb16_ror8(w0);
+            pairs[2] = tk_sxtb16(w1);
+            pairs[3] = tk_sxtb16_ror8(w1);
+        }
+    }
+    return pairs;
+}
+#endif
+
 /* The window whose top left tap is input (iy0, ix0) of `image`, as k_h rows of k_row / 2
  * pairs: the zero point's pairs for rows above and below the image; a row cut by the
  * left or right edge is assembled in `line` first. */
@@ -202,8 +240,15 @@ TK_HOT TK_NOINLINE static void tk_conv1_window(const tk_conv1_geometry *g, const
     } else {
         const int32_t lo = ix0 < 0 ? (-ix0 < k_row ? -ix0 : k_row) : 0;
         const int32_t hi = in_w - ix0 < k_row ? (in_w - ix0 > lo ? in_w - ix0 : lo) : k_row;
-        pairs = tk_conv1_cut_rows(g, image + (iy0 + top) * in_w + ix0, bottom - top, lo, hi,
-                                  line, pairs);
+        const int8_t *src = image + (iy0 + top) * in_w + ix0;
+#if defined(TK_ISA_DSP)
+        if (k_row == 8 && ((lo > 0 && lo < 4 && hi == 8) || (lo == 0 && hi > 4 && hi < 8))) {
+            pairs = tk_conv1_cut_rows8(g, src, bottom - top, lo, hi, pairs);
+        } else
+#endif
+        {
+            pairs = tk_conv1_cut_rows(g, src, bottom - top, lo, hi, line, pairs);
+        }
     }
     tk_conv1_fill(pairs, (k_h - bottom) * half, zp_pair);
 }
