@@ -189,7 +189,7 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
     # The memory plan was made for the chosen kernel (scratch, streaming kind).
     chosen = kernel_choice(ctx.graph, ctx.op).kernel
     if chosen == "tk_conv2d_1ch_s8" and kernel.startswith("tk_conv2d_im2col"):
-        kernel = chosen  # packed, it runs as the im2col layer computed above
+        kernel = chosen  # packed: the im2col layer above; dense: _conv1_arrays below
     if kernel != chosen:
         raise AssertionError(f"op {ctx.op.index}: lowered to {kernel}, planned for {chosen}")
     rows = weights.reshape(out_c, -1)[:, :k_h * k_w * filter_c]  # without k_pad
