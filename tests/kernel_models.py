@@ -147,10 +147,48 @@ def variants_model() -> Built:
     m.depthwise(y, y_shape, (3, 3), three)                                 # 3 channels
     w_shape = [2, 5, 9, 4]
     m.depthwise(m.activation(w_shape), w_shape, (3, 3), three, act=RELU6)   # 2 batches
-    m.depthwise(z, z_shape, (8, 4), words, mult=8, stride=(2, 2))          # one channel: conv
-    m.depthwise(z, z_shape, (3, 3), bytes_)
+    m.depthwise(z, z_shape, (8, 4), ONE, mult=8, stride=(2, 2))            # one channel: conv
+    m.depthwise(z, z_shape, (3, 3), ONE)
     _fully_connected(m)
     _add_pool(m, x, x_shape, y, y_shape, z, z_shape)
+    return m.built()
+
+
+ONE = "tk_conv2d_1ch_s8"
+
+
+def one_channel_model() -> Built:
+    """Depthwise layers of one input channel side by side: tk_conv2d_1ch_s8 with its window
+    cut on every side, rows padded to words, groups of 4 channels with a short last one,
+    two batches, one written over its dying input; and the fallbacks (dilation: im2col;
+    an accumulator near 2^30: the portable kernel)."""
+    m = _Maker(SEED + 2)
+    o_shape, b_shape = [1, 9, 13, 1], [2, 6, 7, 1]
+    o, b = m.activation(o_shape), m.activation(b_shape)
+    m.depthwise(o, o_shape, (3, 3), ONE, mult=8, stride=(2, 2), act=RELU6)  # person_detect
+    m.depthwise(o, o_shape, (10, 8), ONE, mult=8, stride=(2, 2), act=RELU)  # micro_speech
+    m.depthwise(o, o_shape, (5, 6), ONE, mult=3, act=RELU)                # out_c 3, row 8
+    m.depthwise(o, o_shape, (4, 9), ONE, mult=5, stride=(1, 2), same=False)
+    m.depthwise(o, o_shape, (11, 15), ONE, mult=6)                        # wider than the image
+    m.depthwise(o, o_shape, (2, 2), ONE, mult=1, stride=(2, 3))
+    m.depthwise(b, b_shape, (3, 5), ONE, mult=7, stride=(2, 1))           # two batches
+    m.depthwise(o, o_shape, (3, 3), "tk_conv2d_im2col_bytes_s8", mult=2, dilation=(2, 2))
+    # a bias so large that twice the accumulator could overflow int32: the portable kernel
+    # (im2col on DSP doubles the accumulator too)
+    y = m.output([1, 9, 13, 4])
+    near = np.array([(1 << 30) - 100, -(1 << 30) + 100, 5, -5], dtype=np.int32)
+    m.graph.op("DEPTHWISE_CONV_2D", [o, m.weights([1, 3, 4, 4], 3),
+                                     m.graph.tensor([4], "int32", data=near)], [y],
+               "DepthwiseConv2DOptions", padding=0, strideH=1, strideW=1, depthMultiplier=4,
+               dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=0)
+    m.kernels.append("tk_conv2d_s8")
+    # streamed: the output written over the input that dies there, then used again
+    s_shape = [1, 40, 32, 1]
+    s = m.activation(s_shape)
+    t = m.depthwise(s, s_shape, (5, 4), ONE, mult=8, stride=(2, 2), act=RELU)
+    m.outputs.remove(t)
+    m.outputs.append(_chain_conv(m, t, [1, 20, 16, 8], 2, (1, 1), (1, 1),
+                                 "tk_conv2d_im2col_s8"))
     return m.built()
 
 

@@ -1,6 +1,6 @@
 """Every kernel version on every core: hand-built models in QEMU against tflite-runtime.
 
-The variants model (tests/kernel_models.py) reaches each path of the per-core kernels
+The variants and one-channel models (tests/kernel_models.py) reach each path of the per-core kernels
 (MVE on cortex-m55, DSP on m4/m7/m33, ARMv6-M on m0plus, portable C on m3 and the host);
 the chain model makes the planner stream outputs over dying inputs and the ring kernel
 write in place. Outputs must equal the host's byte for byte, and the kernel each layer
@@ -17,7 +17,7 @@ import pytest
 
 from tests.codegen_helpers import assert_exact, verify_bytes
 from tests.conftest import require_tool
-from tests.kernel_models import Built, chain_model, variants_model
+from tests.kernel_models import Built, chain_model, one_channel_model, variants_model
 from tinykit.codegen.generate import generate_sources, kernel_sources
 from tinykit.codegen.kernels import kernel_label
 from tinykit.codegen.registry import KERNELS
@@ -28,7 +28,7 @@ from tinykit.tflite.reader import read_model
 pytestmark = pytest.mark.toolchain
 
 CORES = ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
-MODELS = {"variants": variants_model, "chain": chain_model}
+MODELS = {"variants": variants_model, "chain": chain_model, "one_channel": one_channel_model}
 
 
 def _model(name: str, folder: Path) -> tuple[Path, Built]:
@@ -62,6 +62,16 @@ def test_the_chain_is_planned_in_place_and_streamed():
                 result.offset < source.offset + source.size:
             overlaps += 1
     assert overlaps >= 3, "the chain no longer exercises output over input"
+
+
+def test_the_one_channel_kernel_writes_over_its_dying_input():
+    built = one_channel_model()
+    graph = read_model(built.data).main
+    plan = generate_sources(read_model(built.data), "model").plan
+    last = max(i for i, kernel in enumerate(built.kernels) if kernel == "tk_conv2d_1ch_s8")
+    op = graph.operators[last]  # the streamed one, feeding a convolution
+    source, result = plan.entry(op.inputs[0]), plan.entry(op.outputs[0])
+    assert result.offset < source.offset < result.offset + result.size
 
 
 @pytest.mark.slow

@@ -41,8 +41,8 @@ def test_one_rounding_equals_tflite_double_rounding_near_every_tie():
 
 
 def smmlar_form(acc: int, m: int, shift: int, zp: int) -> int:
-    """The DSP im2col and 3x3 depthwise kernels' requantization (tk_conv.c, TK_DW3_TAIL in
-    tk_dwconv.c) in Python: SMMLAR of 2 * acc with kc - [acc < 0], then >> e."""
+    """The DSP kernels' requantization (tk_conv.c, TK_DW3_TAIL in tk_dwconv.c,
+    tk_conv1.c) in Python: SMMLAR of 2 * acc with kc - [acc < 0], then >> e."""
     e = -shift
     kc = (1 << (e - 1)) + zp * (1 << e)
     ra = kc - (1 if acc < 0 else 0)
@@ -176,7 +176,8 @@ def test_every_kernel_has_a_version_macro_and_matching_python_versions():
 
 
 def test_every_chosen_kernel_of_a_streaming_op_declares_its_kind():
-    chosen = {"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8", "tk_conv2d_s8",
+    chosen = {"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8", "tk_conv2d_1ch_s8",
+              "tk_conv2d_s8",
               "tk_depthwise_conv2d_3x3_s8", "tk_depthwise_conv2d_rows_s8",
               "tk_depthwise_conv2d_s8", "tk_add_table_s8", "tk_binary_s8"}
     assert chosen <= set(KERNEL_STREAMING)

@@ -36,7 +36,7 @@ from tinykit.tflite.streaming import KERNEL_STREAMING
 
 #: The shared kernel sources, copied next to every generated model (headers first).
 KERNEL_FILES = ("tinykit_kernels.h", "tk_internal.h", "tinykit_kernels.c", "tk_conv.c",
-                "tk_dwconv.c", "tk_fc.c", "tk_eltwise.c", "tk_packed.c")
+                "tk_conv1.c", "tk_dwconv.c", "tk_fc.c", "tk_eltwise.c", "tk_packed.c")
 _CTYPE_BYTES = {ctype: size for ctype, size in C_TYPES.values()}
 
 

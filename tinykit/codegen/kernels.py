@@ -12,7 +12,10 @@ Layouts (all int8, zeros in the padding; weights are constants, reordering costs
 - fully connected: blocks of 4 output rows, [out_pad/4][in_pad/4][4 rows][4 inputs],
   in_pad rounded up to 16 (one Helium vector per row after a VLD4 de-interleave),
   out_pad up to 4;
-- depthwise: TFLite's own [k_h][k_w][out_c].
+- depthwise: TFLite's own [k_h][k_w][out_c];
+- one input channel (tk_conv2d_1ch_s8): int16 pairs of twice the weights, [out_pad/4]
+  [k_h * row/2][4 channels][2], row = k_w rounded up to 4, and one record per channel
+  (layouts in tk_conv1.c, built by lower_conv._conv1_arrays).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ SIMD32_VERSIONS = ("dsp", "armv6m", "portable")
 KERNEL_VERSIONS: dict[str, tuple[str, ...]] = {
     "tk_conv2d_im2col_s8": VECTOR_VERSIONS,
     "tk_conv2d_im2col_bytes_s8": VECTOR_VERSIONS,
+    "tk_conv2d_1ch_s8": SIMD32_VERSIONS,
     "tk_average_pool_s8": SIMD32_VERSIONS,
     "tk_fully_connected_s8": VECTOR_VERSIONS,
     "tk_depthwise_conv2d_rows_s8": SIMD32_VERSIONS,
@@ -115,6 +119,20 @@ def conv_scratch_bytes(k_pad: int, out_c: int) -> int:
     return RQ_RECORD * out_c + 3 * CONV_TILE * k_pad + round_up(CONV_TILE * out_c, 4)
 
 
+#: Above this many bytes of window scratch the one-channel kernel gives way to im2col.
+CONV1_SCRATCH_LIMIT = 4 * 1024
+
+
+def conv1_row(k_w: int) -> int:
+    """Taps of one kernel row in tk_conv2d_1ch_s8: k_w rounded up to 4 (one word)."""
+    return round_up(k_w, 4)
+
+
+def conv1_scratch_bytes(k_h: int, k_w: int) -> int:
+    """Scratch of tk_conv2d_1ch_s8: the window as 16-bit pairs, and one cut kernel row."""
+    return 2 * k_h * conv1_row(k_w) + conv1_row(k_w)
+
+
 def fc_in_pad(in_depth: int) -> int:
     return round_up(in_depth, 16)
 
@@ -158,6 +176,9 @@ def choose_conv(graph: Subgraph, op: Operator) -> KernelChoice:
             not requant_is_fast(graph, op, False, im2col=True):
         return KernelChoice("tk_conv2d_s8")  # grouped, general requantization, malformed
     out_c, k_h, k_w, depth = weights
+    # CONV_2D of one input channel stays with im2col: the one-channel kernel would be
+    # faster (KWS's first layer) but adds ~1.2 KB of code next to im2col, which the other
+    # convolutions of such a model still need (KWS's runtime must stay under 8 KiB).
     return KernelChoice(im2col_kernel(k_w * depth, int(op.options.get("dilation_w_factor", 1))),
                         conv_scratch_bytes(conv_k_pad(k_h, k_w, depth), out_c))
 
@@ -167,6 +188,24 @@ def im2col_kernel(run: int, dilation_w: int) -> str:
     them straight from the input; any other geometry gathers bytes."""
     return "tk_conv2d_im2col_s8" if run % 4 == 0 and dilation_w == 1 else \
         "tk_conv2d_im2col_bytes_s8"
+
+
+def one_channel_choice(graph: Subgraph, op: Operator, depthwise: bool) -> KernelChoice | None:
+    """tk_conv2d_1ch_s8 for a convolution of one input channel (`depthwise`: a depthwise
+    one), or None where it does not apply: dilation, a window too large for its scratch,
+    requantization without the one-rounding form, or an accumulator whose double does
+    not fit in int32."""
+    opts = op.options
+    weights = _shape(graph, op.inputs[1])
+    k_h, k_w = weights[1], weights[2]
+    scratch = conv1_scratch_bytes(k_h, k_w)
+    if int(opts.get("dilation_h_factor", 1)) != 1 or \
+            int(opts.get("dilation_w_factor", 1)) != 1 or scratch > CONV1_SCRATCH_LIMIT:
+        return None
+    found = _requant_inputs(graph, op, depthwise)
+    if found is None or not found[0].fast or not accumulators_fit(*found):
+        return None
+    return KernelChoice("tk_conv2d_1ch_s8", scratch)
 
 
 def depthwise_as_conv(graph: Subgraph, op: Operator) -> bool:
@@ -233,6 +272,9 @@ def choose_depthwise(graph: Subgraph, op: Operator) -> KernelChoice:
         return KernelChoice("tk_depthwise_conv2d_s8")  # lowering says what is wrong
     _, k_h, k_w, out_c = weights
     if depthwise_as_conv(graph, op):
+        one = one_channel_choice(graph, op, True)
+        if one is not None:
+            return one
         if not requant_is_fast(graph, op, True, im2col=True):
             return KernelChoice("tk_conv2d_s8")
         return KernelChoice(im2col_kernel(k_w, int(op.options.get("dilation_w_factor", 1))),

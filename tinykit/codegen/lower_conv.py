@@ -29,6 +29,7 @@ from tinykit.tflite.model import Operator, Subgraph, Tensor
 INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 #: Kernels whose last argument is the op's scratch buffer in the arena.
 SCRATCH_KERNELS = frozenset({"tk_conv2d_im2col_s8", "tk_conv2d_im2col_bytes_s8",
+                             "tk_conv2d_1ch_s8",
                              "tk_depthwise_conv2d_rows_s8", "tk_depthwise_conv2d_3x3_s8",
                              "tk_depthwise_conv2d_3x3s2_s8"})
 
@@ -180,7 +181,7 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
     if plan.constant:
         weights = weights.copy()
         weights[list(plan.constant)] = 0
-    kernel = "tk_conv2d_s8"
+    ohwi, kernel = weights, "tk_conv2d_s8"
     # im2col needs the one-rounding requantization and accumulators below 2^30
     if groups == 1 and fast and kernels.accumulators_fit(plan, abs_sums):
         kernel = kernels.im2col_kernel(k_w * filter_c, geometry["dilation_w"])
@@ -189,14 +190,50 @@ def _lower_conv_like(ctx: OpContext, weights: np.ndarray, scales: list[float],
         weights = kernels.im2col_weights(weights, extra["k_pad"])
     # The memory plan was made for the chosen kernel (scratch, streaming kind).
     chosen = kernel_choice(ctx.graph, ctx.op).kernel
+    if chosen == "tk_conv2d_1ch_s8" and kernel.startswith("tk_conv2d_im2col"):
+        kernel = chosen  # packed: the im2col layer above; dense: _conv1_arrays below
     if kernel != chosen:
         raise AssertionError(f"op {ctx.op.index}: lowered to {kernel}, planned for {chosen}")
     rows = weights.reshape(out_c, -1)[:, :k_h * k_w * filter_c]  # without k_pad
     packed = lower_packed.packed_layer(ctx, kernel, rows)
-    arrays = _conv_arrays(ctx, None if packed else weights, bias, multipliers, shifts)
     act_min, act_max = fused_range(ctx, output_t)
+    if kernel == "tk_conv2d_1ch_s8" and packed is None:
+        arrays, extra["k_pad"] = _conv1_arrays(ctx, ohwi, plan, out_zp)
+        check_int16(ctx, k_pad=extra["k_pad"])
+        _emit_conv(ctx, kernel, geometry, arrays, extra,
+                   (in_zp, out_zp, act_min, act_max, fast))
+        return
+    arrays = _conv_arrays(ctx, None if packed else weights, bias, multipliers, shifts)
     _emit_conv(ctx, kernel, geometry, arrays, extra,
                (in_zp, out_zp, act_min, act_max, fast), packed)
+
+
+def _conv1_arrays(ctx: OpContext, ohwi: np.ndarray, plan: kernels.RequantPlan,
+                  output_zero_point: int) -> tuple[dict[str, str], int]:
+    """The constant arrays of tk_conv2d_1ch_s8 (layouts in tk_conv1.c) from OHWI weights of
+    depth 1 and the layer's one-rounding requantization; and its k_pad (the row's taps)."""
+    out_c, k_h, k_w, _ = ohwi.shape
+    out_pad, k_row = kernels.round_up(out_c, 4), kernels.conv1_row(k_w)
+    taps = np.zeros((out_pad, k_h, k_row), dtype=np.int64)
+    taps[:out_c, :, :k_w] = 2 * ohwi[..., 0].astype(np.int64)
+    # per word of 4 taps the pairs (0, 2) and (1, 3); then [group][pair][4 channels][2]
+    pairs = taps.reshape(out_pad, k_h, k_row // 4, 4)[..., [0, 2, 1, 3]]
+    pairs = pairs.reshape(out_pad // 4, 4, -1, 2).transpose(0, 2, 1, 3)
+    right = [-s for s in plan.shifts]
+    records = np.zeros((out_pad, 4), dtype=np.int64)  # padded channels: never stored
+    records[:out_c] = [[m, (1 << (e - 1)) + output_zero_point * (1 << e), e, 2 * b]
+                       for m, e, b in zip(plan.multipliers, right, plan.bias, strict=True)]
+    arrays = {
+        "filter": "(const int8_t *)" + ctx.array(
+            "filter", "int16_t", pairs, "twice the weights as pairs [out/4][pair][4][2]",
+            align=16),
+        "bias": "NULL",
+        "multiplier": ctx.array("multiplier", "int32_t", records,
+                                "per channel {multiplier, rounding constant, right shift, "
+                                "2 * (bias - input zero point * sum(weights))}", align=4),
+        "shift": "NULL",
+    }
+    return arrays, k_row
 
 
 def lower_depthwise_conv2d(ctx: OpContext) -> None:
@@ -214,7 +251,7 @@ def lower_depthwise_conv2d(ctx: OpContext) -> None:
     scales = _filter_scales(ctx, weights_t, out_c, axis=3)
     sums = weights.reshape(-1, out_c).astype(np.int64).sum(axis=0)
     choice = kernels.choose_depthwise(ctx.graph, ctx.op)
-    if choice.kernel.startswith("tk_conv2d_im2col"):
+    if choice.kernel.startswith("tk_conv2d"):
         # One input channel: a plain convolution with out_c filters of depth 1.
         ohwi = np.ascontiguousarray(weights.transpose(3, 1, 2, 0))
         _lower_conv_like(ctx, ohwi, scales, sums, geometry, groups=1)

@@ -50,6 +50,7 @@ WEIGHT_SUFFIXES = ("filter", "weights", "wbitmap", "wdata", "wtable")
 PACKED_KERNELS = {
     "tk_conv2d_im2col_s8": "tk_conv2d_packed_s8",
     "tk_conv2d_im2col_bytes_s8": "tk_conv2d_packed_s8",
+    "tk_conv2d_1ch_s8": "tk_conv2d_packed_s8",
     "tk_depthwise_conv2d_s8": "tk_depthwise_conv2d_packed_s8",
     "tk_depthwise_conv2d_rows_s8": "tk_depthwise_conv2d_rows_packed_s8",
     "tk_depthwise_conv2d_3x3_s8": "tk_depthwise_conv2d_3x3_packed_s8",
@@ -299,6 +300,8 @@ def weight_rows(graph: Subgraph, op: Operator, dense_kernel: str) -> tuple[np.nd
         rows = np.ascontiguousarray(w.reshape(-1, w.shape[3]).T)
     dense = rows.shape[0] * kernels.round_up(rows.shape[1], 4) \
         if dense_kernel.startswith("tk_conv2d_im2col") else rows.size
+    # tk_conv2d_1ch_s8 stores int16 pairs (about twice these bytes) to run faster; it is
+    # judged by its int8 weights, or packing would win back only what speed cost
     return rows, dense
 
 
@@ -388,10 +391,12 @@ def packed_scratch_bytes(graph: Subgraph, op: Operator, dense: kernels.KernelCho
     if dense.kernel == "tk_fully_connected_s8":
         # the whole input row as pairs and as int8 (3 bytes an input), the decoded row
         return 4 * kernels.fc_in_pad(weights[1])
-    if dense.kernel.startswith("tk_conv2d_im2col"):
+    if dense.kernel.startswith("tk_conv2d_im2col") or dense.kernel == "tk_conv2d_1ch_s8":
         k = int(np.prod(weights[1:])) if op.opcode == "CONV_2D" else weights[1] * weights[2]
         k_pad = kernels.conv_k_pad(1, 1, k)
-        return dense.scratch_bytes + k_pad
+        out_c = weights[0] if op.opcode == "CONV_2D" else weights[3]
+        # the packed kernel is the im2col one (the one-channel kernel has no packed twin)
+        return kernels.conv_scratch_bytes(k_pad, out_c) + k_pad
     # depthwise: the decoded [k_h][k_w][c] filter, one channel's row while it is decoded,
     # then the dense kernel's own scratch
     taps = weights[1] * weights[2]

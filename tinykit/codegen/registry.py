@@ -68,7 +68,8 @@ _ENTRIES = (
     _entry("DEPTHWISE_CONV_2D", conv.lower_depthwise_conv2d,
            "tk_depthwise_conv2d_3x3_s8 tk_depthwise_conv2d_3x3s2_s8 "
            "tk_depthwise_conv2d_rows_s8 tk_conv2d_im2col_s8 "
-           "tk_conv2d_im2col_bytes_s8 tk_depthwise_conv2d_s8 tk_depthwise_conv2d_3x3_packed_s8 "
+           "tk_conv2d_im2col_bytes_s8 tk_conv2d_1ch_s8 tk_depthwise_conv2d_s8 "
+           "tk_depthwise_conv2d_3x3_packed_s8 "
            "tk_depthwise_conv2d_3x3s2_packed_s8 tk_depthwise_conv2d_rows_packed_s8 "
            "tk_depthwise_conv2d_packed_s8 tk_conv2d_packed_s8",
            "int8, any depth multiplier, stride, dilation, SAME/VALID, fused activation",

@@ -73,6 +73,7 @@ extern "C" {
  * TK_ISA_SIMD32 ones DSP, ARMv6-M and portable; the others are the same C everywhere. */
 #define TK_ISA_tk_conv2d_im2col_s8 TK_ISA_VECTOR
 #define TK_ISA_tk_conv2d_im2col_bytes_s8 TK_ISA_VECTOR
+#define TK_ISA_tk_conv2d_1ch_s8 TK_ISA_SIMD32
 #define TK_ISA_tk_fully_connected_s8 TK_ISA_VECTOR
 #define TK_ISA_tk_depthwise_conv2d_rows_s8 TK_ISA_SIMD32
 #define TK_ISA_tk_depthwise_conv2d_3x3_s8 TK_ISA_SIMD32
@@ -116,6 +117,8 @@ int32_t tk_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int s
  *   tk_conv2d_s8             [out_c][k_h][k_w][in_c / groups]
  *   tk_conv2d_im2col_s8, tk_conv2d_im2col_bytes_s8
  *                            [out_c][k_pad]: (k_h, k_w, in_c) order, zeros up to k_pad
+ *   tk_conv2d_1ch_s8         one input channel: int16 pairs, twice the weights; bias and
+ *                            shift NULL, multiplier one record per channel (tk_conv1.c)
  *   tk_depthwise_conv2d_s8,
  *   tk_depthwise_conv2d_rows_s8, tk_depthwise_conv2d_3x3_s8,
  *   tk_depthwise_conv2d_3x3s2_s8  [k_h][k_w][out_c]
@@ -136,7 +139,8 @@ typedef struct {
     int16_t pad_top, pad_left;
     int16_t groups;           /* conv: in_c / filter depth (1 for a plain conv) */
     int16_t depth_multiplier; /* depthwise: out_c / in_c */
-    int16_t k_pad;            /* im2col: k_h * k_w * in_c rounded up to a multiple of 4 */
+    int16_t k_pad;            /* im2col: k_h * k_w * in_c rounded up to a multiple of 4;
+                                 tk_conv2d_1ch_s8: k_w rounded up to 4 */
     int8_t input_zero_point;  /* padding reads as this value (it adds nothing) */
     int8_t output_zero_point;
     int8_t act_min, act_max;  /* fused activation, quantized */
@@ -148,6 +152,8 @@ void tk_conv2d_im2col_s8(const tk_conv_params *p, const int8_t *input, int8_t *o
                          void *scratch);
 void tk_conv2d_im2col_bytes_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
                                void *scratch);
+void tk_conv2d_1ch_s8(const tk_conv_params *p, const int8_t *input, int8_t *output,
+                      void *scratch);
 void tk_depthwise_conv2d_s8(const tk_conv_params *p, const int8_t *input, int8_t *output);
 void tk_depthwise_conv2d_rows_s8(const tk_conv_params *p, const int8_t *input,
                                   int8_t *output, void *scratch);

@@ -83,6 +83,7 @@ STREAMING_OPS: Mapping[str, str] = {
 #: stream). The registry's `KERNEL_STREAMING` mirrors it (a test checks).
 KERNEL_STREAMING: Mapping[str, str] = {
     "tk_conv2d_s8": TILES, "tk_conv2d_im2col_s8": TILES, "tk_conv2d_im2col_bytes_s8": TILES,
+    "tk_conv2d_1ch_s8": TILES,
     "tk_depthwise_conv2d_s8": TILES,
     "tk_depthwise_conv2d_rows_s8": RING, "tk_depthwise_conv2d_3x3_s8": RING,
     "tk_depthwise_conv2d_3x3s2_s8": RING,
