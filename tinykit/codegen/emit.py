@@ -141,7 +141,7 @@ def render_source(program: Program, graph: Subgraph, inputs: list[IoTensor],
         # none (newlib's is 160 bytes of flash); volatile keeps gcc from making it one.
         f"int {p}_init(void)", "{",
         f"    volatile uint64_t *word = &{p}_arena.align;",
-        f"    size_t i;",
+        "    size_t i;",
         f"    for (i = 0; i < sizeof {p}_arena / sizeof *word; ++i) {{",
         "        word[i] = 0;", "    }",
         "    return 0;", "}", "",
