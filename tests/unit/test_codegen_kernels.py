@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -24,19 +25,24 @@ def one_rounding(acc: int, m: int, shift: int, zp: int) -> int:
     return total >> (31 + e)
 
 
-def test_one_rounding_equals_tflite_double_rounding_near_every_tie():
-    rng = random.Random(7)
+def near_ties(seed: int, lowest_e: int, limit: int) -> Iterator[tuple[int, int, int, int]]:
+    """(acc, m, shift, zp) with exponents in [lowest_e, 23] and |acc| < limit, most with
+    acc * m close to (k + 1/2) * 2^(31 + e), where TFLite's two roundings could differ
+    from one."""
+    rng = random.Random(seed)
     for _ in range(40_000):
-        shift = -rng.randint(2, 23)
+        shift = -rng.randint(lowest_e, 23)
         m = rng.choice([0, 1 << 30, (1 << 31) - 1, rng.randint(1 << 30, (1 << 31) - 1)])
-        zp = rng.randint(-128, 127)
         if m and rng.random() < 0.6:
-            # acc * m close to (k + 1/2) * 2^(31 + e): where the two roundings could differ
             k = rng.randint(-300, 300)
             acc = ((2 * k + 1) << (30 - shift)) // m + rng.randint(-2, 2)
         else:
-            acc = rng.randint(-(1 << 31), (1 << 31) - 1)
-        acc = max(-(1 << 31), min((1 << 31) - 1, acc))
+            acc = rng.randint(-limit + 1, limit - 1)
+        yield max(-limit + 1, min(limit - 1, acc)), m, shift, rng.randint(-128, 127)
+
+
+def test_one_rounding_equals_tflite_double_rounding_near_every_tie():
+    for acc, m, shift, zp in near_ties(7, 2, 1 << 31):
         assert one_rounding(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
 
 
@@ -53,19 +59,8 @@ def smmlar_form(acc: int, m: int, shift: int, zp: int) -> int:
 
 def test_smmlar_form_equals_tflite_double_rounding_below_2_to_30():
     """For every exponent in [1, 23]: the im2col kernel takes [2, 23], the 3x3 depthwise
-    loops also 1."""
-    rng = random.Random(11)
-    limit = kernels.IM2COL_ACC_LIMIT
-    for _ in range(40_000):
-        shift = -rng.randint(1, 23)
-        m = rng.choice([0, 1 << 30, (1 << 31) - 1, rng.randint(1 << 30, (1 << 31) - 1)])
-        zp = rng.randint(-128, 127)
-        if m and rng.random() < 0.6:
-            k = rng.randint(-300, 300)
-            acc = ((2 * k + 1) << (30 - shift)) // m + rng.randint(-2, 2)
-        else:
-            acc = rng.randint(-limit + 1, limit - 1)
-        acc = max(-limit + 1, min(limit - 1, acc))
+    loops and the one-channel kernel also 1."""
+    for acc, m, shift, zp in near_ties(11, 1, kernels.IM2COL_ACC_LIMIT):
         assert smmlar_form(acc, m, shift, zp) == mbqm(acc, m, shift) + zp, (acc, m, shift)
 
 

@@ -341,28 +341,21 @@ void tk__dw3x1_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
     "smlad  r7, r8, r11, " a7 "\n\t"                                                 \
     "smlabb r7, r9, r12, r7\n\t"
 
-/* The four doubled sums requantized, stored out_c bytes apart ([sp, #40]), the next
- * channel until r0 reaches `end` ([sp, #36]). With m r9, kc r10, e r11:
+/* Sum `r` requantized (m r9, kc r10, e r11; r12 scratch) and saturated:
  *   SMMLAR(2 acc, m, kc - [acc < 0]) = SaturatingRoundingDoublingHighMul(acc, m) + kc
  *   - [acc < 0], and >> e is TFLite's rounding divide by 2^e plus the zero point. */
+#define TK_DW3_REQUANT(r)                                                            \
+    "add    r12, r10, " r ", asr #31\n\t"                                            \
+    "smmlar " r ", " r ", r9, r12\n\t"                                               \
+    "asr    " r ", " r ", r11\n\t"                                                   \
+    "ssat   " r ", #8, " r "\n\t"
+
+/* The four doubled sums requantized, stored out_c bytes apart ([sp, #40]), the next
+ * channel until r0 reaches `end` ([sp, #36]). */
 #define TK_DW3_TAIL                                                                  \
     "ldm    r0!, {r8, r9, r10, r11}\n\t"                                             \
-    "add    r12, r10, r4, asr #31\n\t"                                               \
-    "smmlar r4, r4, r9, r12\n\t"                                                     \
-    "add    r12, r10, r5, asr #31\n\t"                                               \
-    "smmlar r5, r5, r9, r12\n\t"                                                     \
-    "add    r12, r10, r6, asr #31\n\t"                                               \
-    "smmlar r6, r6, r9, r12\n\t"                                                     \
-    "add    r12, r10, r7, asr #31\n\t"                                               \
-    "smmlar r7, r7, r9, r12\n\t"                                                     \
-    "asr    r4, r4, r11\n\t"                                                         \
-    "asr    r5, r5, r11\n\t"                                                         \
-    "asr    r6, r6, r11\n\t"                                                         \
-    "asr    r7, r7, r11\n\t"                                                         \
-    "ssat   r4, #8, r4\n\t"                                                          \
-    "ssat   r5, #8, r5\n\t"                                                          \
-    "ssat   r6, #8, r6\n\t"                                                          \
-    "ssat   r7, #8, r7\n\t"                                                          \
+    TK_DW3_REQUANT("r4") TK_DW3_REQUANT("r5") TK_DW3_REQUANT("r6")                   \
+    TK_DW3_REQUANT("r7")                                                             \
     "ldr    r12, [sp, #40]\n\t"                                                      \
     "strb   r4, [r2]\n\t"                                                            \
     "strb   r5, [r2, r12]\n\t"                                                       \
@@ -375,23 +368,28 @@ void tk__dw3x1_s2(const int32_t *r, const int16_t *x, int8_t *out, int32_t row,
     "bne    1b\n\t"                                                                  \
     "pop    {r4-r11, pc}\n\t"
 
-/* A function of its own section (the linker drops it when no layer calls it). */
+/* An assembly function in a section of its own (the linker drops it when no layer calls
+ * it): the directives before its first instruction, and after its last. */
+#define TK_ASM_BEGIN(name)                                                           \
+    ".pushsection .text." name ",\"ax\",%progbits\n\t"                               \
+    ".syntax unified\n\t"                                                            \
+    ".thumb\n\t"                                                                     \
+    ".p2align 2\n\t"                                                                 \
+    ".global " name "\n\t"                                                           \
+    ".hidden " name "\n\t"                                                           \
+    ".type " name ", %function\n\t"                                                  \
+    ".thumb_func\n" name ":\n\t"
+#define TK_ASM_END(name) ".size " name ", .-" name "\n\t.popsection\n"
+
+/* The loop over channels of four output columns (ROW: the stride's kernel row). */
 #define TK_DW3_FUNCTION(name, bias_offset, ROW)                                      \
-    __asm__(".pushsection .text." #name ",\"ax\",%progbits\n\t"                          \
-            ".syntax unified\n\t"                                                    \
-            ".thumb\n\t"                                                             \
-            ".p2align 2\n\t"                                                         \
-            ".global " #name "\n\t"                                                  \
-            ".hidden " #name "\n\t"                                                  \
-            ".type " #name ", %function\n\t"                                         \
-            ".thumb_func\n" #name ":\n\t"                                            \
+    __asm__(TK_ASM_BEGIN(#name)                                                      \
             "push   {r4-r11, lr}\n"                                                  \
             "1:\n\t"                                                                 \
             "ldr    r7, [r0, #" #bias_offset "]\n\t"                                 \
             ROW("r7", "r7", "r7", "r7") ROW("r4", "r5", "r6", "r7")                  \
             ROW("r4", "r5", "r6", "r7") TK_DW3_TAIL                                  \
-            ".size " #name ", .-" #name "\n\t"                                       \
-            ".popsection\n")
+            TK_ASM_END(#name))
 
 TK_DW3_FUNCTION(tk__dw3x3_s1, 36, TK_DW3_ROW_S1);
 TK_DW3_FUNCTION(tk__dw3x3_s2, 24, TK_DW3_ROW_S2);
@@ -406,41 +404,15 @@ TK_DW3_FUNCTION(tk__dw3x3_s2, 24, TK_DW3_ROW_S2);
     "smlad  r2, r10, r11, r2\n\t"                                                    \
     "smlabt r2, r8, lr, r2\n\t"
 
-__asm__(".pushsection .text.tk__dw3x5_s1,\"ax\",%progbits\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".p2align 2\n\t"
-        ".global tk__dw3x5_s1\n\t"
-        ".hidden tk__dw3x5_s1\n\t"
-        ".type tk__dw3x5_s1, %function\n\t"
-        ".thumb_func\n"
-        "tk__dw3x5_s1:\n\t"
+__asm__(TK_ASM_BEGIN("tk__dw3x5_s1")
         "push   {r2, r4-r11, lr}\n"
         "1:\n\t"
         "ldr    r2, [r0, #36]\n\t"
         TK_DW3_ROW_S1_5("r2", "r2", "r2", "r2") TK_DW3_ROW_S1_5("r4", "r5", "r6", "r7")
         TK_DW3_ROW_S1_5("r4", "r5", "r6", "r7")
         "ldm    r0!, {r8, r9, r10, r11}\n\t"
-        "add    r12, r10, r4, asr #31\n\t"
-        "smmlar r4, r4, r9, r12\n\t"
-        "add    r12, r10, r5, asr #31\n\t"
-        "smmlar r5, r5, r9, r12\n\t"
-        "add    r12, r10, r6, asr #31\n\t"
-        "smmlar r6, r6, r9, r12\n\t"
-        "add    r12, r10, r7, asr #31\n\t"
-        "smmlar r7, r7, r9, r12\n\t"
-        "add    r12, r10, r2, asr #31\n\t"
-        "smmlar r2, r2, r9, r12\n\t"
-        "asr    r4, r4, r11\n\t"
-        "asr    r5, r5, r11\n\t"
-        "asr    r6, r6, r11\n\t"
-        "asr    r7, r7, r11\n\t"
-        "asr    r2, r2, r11\n\t"
-        "ssat   r4, #8, r4\n\t"
-        "ssat   r5, #8, r5\n\t"
-        "ssat   r6, #8, r6\n\t"
-        "ssat   r7, #8, r7\n\t"
-        "ssat   r2, #8, r2\n\t"
+        TK_DW3_REQUANT("r4") TK_DW3_REQUANT("r5") TK_DW3_REQUANT("r6") TK_DW3_REQUANT("r7")
+        TK_DW3_REQUANT("r2")
         "ldr    lr, [sp]\n\t"
         "ldr    r12, [sp, #44]\n\t"
         "strb   r4, [lr]\n\t"
@@ -455,13 +427,12 @@ __asm__(".pushsection .text.tk__dw3x5_s1,\"ax\",%progbits\n\t"
         "cmp    r0, r12\n\t"
         "bne    1b\n\t"
         "pop    {r2, r4-r11, pc}\n\t"
-        ".size tk__dw3x5_s1, .-tk__dw3x5_s1\n\t"
-        ".popsection\n");
+        TK_ASM_END("tk__dw3x5_s1"));
 
 /* One output column of every channel (the columns after the last block of four), same
  * arguments but no out_c: a row's two words (any alignment) against (w0|w1) at `w01` and
- * the pair whose top half is w2 at `w2` in the record, `next` bytes to the next row's. */
-#define TK_DW3_ROW_1(w01, w2, next)                                                  \
+ * the pair whose top half is w2 at `w2` in the record. */
+#define TK_DW3_ROW_1(w01, w2)                                                  \
     "ldr    r8, [r1]\n\t"                                                            \
     "ldr    r9, [r1, #4]\n\t"                                                        \
     "ldr    r11, [r0, #" #w01 "]\n\t"                                                \
@@ -471,33 +442,22 @@ __asm__(".pushsection .text.tk__dw3x5_s1,\"ax\",%progbits\n\t"
     "smlabt r4, r9, r12, r4\n\t"
 
 #define TK_DW3_COLUMN_FUNCTION(name, row_bytes, w2)                                  \
-    __asm__(".pushsection .text." #name ",\"ax\",%progbits\n\t"                      \
-            ".syntax unified\n\t"                                                    \
-            ".thumb\n\t"                                                             \
-            ".p2align 2\n\t"                                                         \
-            ".global " #name "\n\t"                                                  \
-            ".hidden " #name "\n\t"                                                  \
-            ".type " #name ", %function\n\t"                                         \
-            ".thumb_func\n" #name ":\n\t"                                            \
+    __asm__(TK_ASM_BEGIN(#name)                                                      \
             "push   {r4-r11, lr}\n\t"                                                \
             "ldr    lr, [sp, #36]\n"                                                 \
             "1:\n\t"                                                                 \
             "ldr    r4, [r0, #3 * " #row_bytes "]\n\t"                                \
-            TK_DW3_ROW_1(0, w2, row_bytes)                                           \
-            TK_DW3_ROW_1(row_bytes, row_bytes + w2, row_bytes)                       \
-            TK_DW3_ROW_1(2 * row_bytes, 2 * row_bytes + w2, row_bytes)               \
+            TK_DW3_ROW_1(0, w2)                                                      \
+            TK_DW3_ROW_1(row_bytes, row_bytes + w2)                                  \
+            TK_DW3_ROW_1(2 * row_bytes, 2 * row_bytes + w2)                          \
             "add    r0, r0, #3 * " #row_bytes " + 4\n\t"                              \
             "ldm    r0!, {r9, r10, r11}\n\t"                                          \
-            "add    r12, r10, r4, asr #31\n\t"                                        \
-            "smmlar r4, r4, r9, r12\n\t"                                              \
-            "asr    r4, r4, r11\n\t"                                                  \
-            "ssat   r4, #8, r4\n\t"                                                   \
+            TK_DW3_REQUANT("r4")                                                     \
             "strb   r4, [r2], #1\n\t"                                                 \
             "cmp    r0, lr\n\t"                                                       \
             "bne    1b\n\t"                                                           \
             "pop    {r4-r11, pc}\n\t"                                                 \
-            ".size " #name ", .-" #name "\n\t"                                       \
-            ".popsection\n")
+            TK_ASM_END(#name))
 
 TK_DW3_COLUMN_FUNCTION(tk__dw3x1_s1, 12, 8);
 TK_DW3_COLUMN_FUNCTION(tk__dw3x1_s2, 8, 4);
