@@ -535,20 +535,7 @@ TK_INLINE void tk_conv_kernel(const tk_conv_params *p, const int8_t *input, int8
 TK_INLINE void tk_tile_dot(const int8_t *w, const void *block, int32_t k_pad, int32_t *acc)
 {
     const int8_t *const *rows = (const int8_t *const *)block;
-    const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t k;
-    for (k = 0; k < k_pad; ++k) {
-        const int32_t wk = w[k];
-        a0 += wk * r0[k];
-        a1 += wk * r1[k];
-        a2 += wk * r2[k];
-        a3 += wk * r3[k];
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    tk_dot4_s8(w, rows[0], rows[1], rows[2], rows[3], k_pad, acc);
 }
 
 #endif

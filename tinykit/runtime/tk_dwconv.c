@@ -50,12 +50,19 @@ typedef struct {
     int32_t *records;
 } tk_rows_layout;
 
-TK_COLD static tk_rows_layout tk_rows_layout_of(const tk_conv_params *p, void *scratch)
+/* int16 per plane row: the padded width plus one (a last odd tap reads one column
+ * further), even. */
+TK_INLINE int32_t tk_rows_cols(const tk_conv_params *p)
 {
     const int32_t span = (int32_t)(p->out_w - 1) * p->stride_w + p->k_w;
-    const int32_t cols = (span > p->in_w + p->pad_left ? span : p->in_w + p->pad_left) + 1;
+    const int32_t wide = p->in_w + p->pad_left;
+    return ((span > wide ? span : wide) + 2) & ~1;
+}
+
+TK_COLD static tk_rows_layout tk_rows_layout_of(const tk_conv_params *p, void *scratch)
+{
     tk_rows_layout l;
-    l.cols = (cols + 1) & ~1;
+    l.cols = tk_rows_cols(p);
     l.slots = (int32_t)(p->k_h - 1) * p->dilation_h + 1;
     l.kw2 = (p->k_w + 1) / 2;
     l.stride = 4 + p->k_h * l.kw2;
@@ -540,15 +547,11 @@ TK_INLINE void tk_dw3_window(const tk_conv_params *p, const int8_t *input, int8_
                              void *scratch, int mode)
 {
     const int w = mode == 1 ? 3 : 2;
-    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w;
-    /* the ring's columns (tk_rows_layout_of): the padded width plus one, even; the
-     * records after the window (the ring's zero-point row is not needed) */
-    const int32_t span = (out_w - 1) * mode + 3, wide = p->in_w + p->pad_left;
-    const int32_t cols = ((span > wide ? span : wide) + 2) & ~1;
+    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = p->out_w, cols = tk_rows_cols(p);
     const int32_t image_bytes = (int32_t)p->in_h * p->in_w * in_c;
     const int32_t row_bytes = out_w * out_c, stride_h = p->stride_h;
     int16_t *window = (int16_t *)scratch;
-    int32_t *records = (int32_t *)(void *)(window + 3 * in_c * cols);
+    int32_t *records = (int32_t *)(void *)(window + 3 * in_c * cols); /* no zero-point row */
     const int32_t *end = records + out_c * (TK_DW3_RQ(w) + 4);
     int b, oy;
 

@@ -222,6 +222,26 @@ TK_INLINE int32_t tk_requant_channel(int32_t acc, const tk_channel_rq *q, int fa
     return tk_multiply_by_quantized_multiplier(acc, q->multiplier, (int)q->shift) + q->c_hi;
 }
 
+/* acc[i] += w . r_i over n int8 values, the four rows at once (the portable and ARMv6-M
+ * versions of the im2col and packed convolutions). */
+TK_INLINE void tk_dot4_s8(const int8_t *w, const int8_t *r0, const int8_t *r1,
+                          const int8_t *r2, const int8_t *r3, int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+        const int32_t wk = w[k];
+        a0 += wk * r0[k];
+        a1 += wk * r1[k];
+        a2 += wk * r2[k];
+        a3 += wk * r3[k];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 /* A fused activation narrower than int8: clamp n bytes to [lo, hi] in place (nothing to
  * do for [-128, 127]; four bytes at a time on DSP cores). In tinykit_kernels.c. */
 void tk_clamp_s8(int8_t *p, int32_t n, int8_t lo, int8_t hi);

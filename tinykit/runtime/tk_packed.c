@@ -169,6 +169,18 @@ typedef struct {
     int have, bits;
 } tk_nonzeros;
 
+/* The non-zeros of channel source s, from the first. */
+TK_INLINE tk_nonzeros tk_nonzeros_of(const tk_packed_weights *w, tk_channel_source s)
+{
+    tk_nonzeros n;
+    n.data = s.data;
+    n.table = s.table;
+    n.held = 0;
+    n.have = 0;
+    n.bits = w->bits;
+    return n;
+}
+
 TK_INLINE int32_t tk_next_nonzero(tk_nonzeros *n)
 {
     int32_t v;
@@ -334,20 +346,7 @@ TK_HOT static void tk_packed_dot(const int8_t *w, const int8_t *rows, int32_t k_
 
 TK_HOT static void tk_packed_dot(const int8_t *w, const int8_t *rows, int32_t k_pad, int32_t *acc)
 {
-    const int8_t *r0 = rows, *r1 = rows + k_pad, *r2 = r1 + k_pad, *r3 = r2 + k_pad;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t k;
-    for (k = 0; k < k_pad; ++k) {
-        const int32_t wk = w[k];
-        a0 += wk * r0[k];
-        a1 += wk * r1[k];
-        a2 += wk * r2[k];
-        a3 += wk * r3[k];
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    tk_dot4_s8(w, rows, rows + k_pad, rows + 2 * k_pad, rows + 3 * k_pad, k_pad, acc);
 }
 
 #endif
@@ -361,13 +360,8 @@ TK_HOT TK_NOINLINE static const uint8_t *tk_sparse_dot(const tk_packed_weights *
     const int8_t *r0 = rows, *r1 = rows + k_pad, *r2 = r1 + k_pad, *r3 = r2 + k_pad;
     const uint8_t *bitmap = s.bitmap;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    tk_nonzeros n;
+    tk_nonzeros n = tk_nonzeros_of(w, s);
     int32_t j;
-    n.data = s.data;
-    n.table = s.table;
-    n.held = 0;
-    n.have = 0;
-    n.bits = w->bits;
     for (j = 0; j < w->k; j += 8) {
         uint32_t m = *bitmap++;
         while (m) {
@@ -625,12 +619,7 @@ TK_HOT TK_NOINLINE static int32_t tk_fc_packed_row(const tk_packed_weights *w,
     int32_t j;
     if (w->sparse) {
         const uint8_t *bitmap = s.bitmap;
-        tk_nonzeros n;
-        n.data = s.data;
-        n.table = s.table;
-        n.held = 0;
-        n.have = 0;
-        n.bits = w->bits;
+        tk_nonzeros n = tk_nonzeros_of(w, s);
         for (j = 0; j < w->k; j += 8) {
             uint32_t m = *bitmap++;
             while (m) {
